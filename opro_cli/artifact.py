@@ -1,0 +1,126 @@
+"""The artifact: the best prompt and everything needed to trust and reuse it, as versioned JSON.
+
+Everything outside `run` is a pure function of spec, data and seed, so two runs of the same job can be
+diffed; `run` holds what legitimately differs (timestamps, usage, why it stopped).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from . import __version__
+from .answers import AnswerFormat
+from .errors import InputError
+from .files import write_atomic
+from .optimizer import StepRecord
+from .prompt import Prompt, Shot
+from .spec import TaskSpec
+
+SCHEMA_VERSION = 1
+
+
+class FormatRecord(BaseModel):
+    type: str
+    choices: list[str]
+    fields: dict[str, str]
+    structured: bool
+
+
+class Scores(BaseModel):
+    seed_validation: float
+    best_validation: float
+
+
+class DataRecord(BaseModel):
+    train_sha256: str
+    validation_sha256: str | None
+    train_examples: int
+    validation_examples: int
+
+
+class RunRecord(BaseModel):
+    started_at: str
+    finished_at: str
+    stopped: str
+    message: str = ""
+    usage: dict[str, float]
+
+
+class Artifact(BaseModel):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    task: str
+    instructions: str
+    shots: list[Shot]
+    answer_format: FormatRecord
+    scores: Scores
+    history: list[StepRecord]
+    spec: dict[str, Any]
+    data: DataRecord
+    seed: int
+    run_id: str
+    models: dict[str, str]
+    versions: dict[str, str]
+    run: RunRecord
+
+    @property
+    def prompt(self) -> Prompt:
+        return Prompt(instructions=self.instructions, shots=tuple(self.shots))
+
+    def task_spec(self) -> TaskSpec:
+        return TaskSpec.model_validate(self.spec)
+
+    def format(self) -> AnswerFormat:
+        record = self.answer_format
+        return AnswerFormat(record.type, tuple(record.choices), dict(record.fields), record.structured)
+
+    def reproducible_part(self) -> dict[str, Any]:
+        """What must be identical between two runs of the same spec, data and seed."""
+        return self.model_dump(mode="json", exclude={"run"})
+
+
+def public_spec(spec: TaskSpec) -> dict[str, Any]:
+    """The spec as stored in artifacts: no credentials (keys never enter a spec; URLs lose any user:password)."""
+    dumped = spec.model_dump(mode="json", exclude_none=True)
+    for name in ("model", "optimizer_model"):
+        if name in dumped and "api_base" in dumped[name]:
+            dumped[name]["api_base"] = re.sub(r"//[^/@]*@", "//", dumped[name]["api_base"])
+    return dumped
+
+
+def versions() -> dict[str, str]:
+    found = {"opro-cli": __version__, "python": platform.python_version()}
+    for package in ("litellm", "llama-cpp-python"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def save_artifact(path: str | Path, artifact: Artifact) -> None:
+    write_atomic(path, artifact.model_dump_json(indent=2) + "\n")
+
+
+def load_artifact(path: str | Path) -> Artifact:
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a readable JSON artifact: {exc}") from None
+    if isinstance(raw, dict) and raw.get("schema_version") not in (None, SCHEMA_VERSION):
+        raise InputError(f"{path}: artifact schema {raw.get('schema_version')} is not supported (this is {SCHEMA_VERSION})")
+    try:
+        return Artifact.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        raise InputError(f"{path}: not an opro artifact: {field}: {error['msg']}") from None

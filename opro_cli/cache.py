@@ -1,0 +1,60 @@
+"""Persistent response cache: SQLite, JSON values, no pickle. Keys never include API keys or endpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    """$OPRO_CACHE_DIR, else the user's cache directory (XDG), so runs share one cache by default."""
+    if os.environ.get("OPRO_CACHE_DIR"):
+        return Path(os.environ["OPRO_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "opro-cli"
+
+
+def cache_key(model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> str:
+    """Hash of what determines the answer: model, messages and the answer-changing params only."""
+    payload = json.dumps(
+        {"v": SCHEMA_VERSION, "model": model, "messages": messages, "params": params},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    """One SQLite file, readable by its owner only; safe to share between processes (WAL)."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = directory / "responses.sqlite3"
+        fresh = not self.path.exists()
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        if fresh:
+            os.chmod(self.path, 0o600)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL)"
+        )
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO responses (key, value, created) VALUES (?, ?, julianday('now'))",
+            (key, json.dumps(value)),
+        )
+
+    def close(self) -> None:
+        self._db.close()

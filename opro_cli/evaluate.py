@@ -1,0 +1,95 @@
+"""Run a prompt over examples and score every answer: shared by training, validation, `eval` and `compare`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from .answers import AnswerFormat
+from .data import Example
+from .lm import LM
+from .optimizer import Prediction
+from .prompt import Prompt, render_messages
+from .rewards import Scorer
+from .spec import ModelConfig, TaskSpec
+
+T = TypeVar("T")
+
+
+def structured_output_supported(model: ModelConfig) -> bool:
+    """Whether the provider constrains output by JSON schema; the embedded model does (llama.cpp grammar)."""
+    if model.name.startswith("local/"):
+        return True
+    import litellm
+
+    try:
+        return bool(litellm.supports_response_schema(model=model.name))
+    except Exception:  # noqa: BLE001 - unknown models: assume no support, use the prompt + tolerant parser
+        return False
+
+
+def resolve_format(spec: TaskSpec, model: ModelConfig, training_answers: list[str] | None = None) -> AnswerFormat:
+    """The AnswerSpec made concrete for this model (schema or not) and data (inferred label set)."""
+    mode = spec.answer.structured
+    wants_schema = spec.answer.type != "text" or bool(spec.answer.fields)
+    structured = mode == "always" or (mode == "auto" and wants_schema and structured_output_supported(model))
+    return AnswerFormat.resolve(spec.answer, structured, training_answers)
+
+
+@dataclass
+class TaskRunner:
+    """One task on one model: renders prompts, calls the LM, parses and scores answers."""
+
+    spec: TaskSpec
+    model: ModelConfig
+    fmt: AnswerFormat
+    lm: LM
+
+    def __post_init__(self) -> None:
+        self.scorer = Scorer(self.spec.reward)
+
+    async def predict(
+        self, prompt: Prompt, examples: list[Example], on_done: Callable[[Prediction], None] | None = None
+    ) -> list[Prediction]:
+        async def one(example: Example) -> Prediction:
+            prediction = await self.predict_one(prompt, example)
+            if on_done:
+                on_done(prediction)
+            return prediction
+
+        return await gather_all(one(example) for example in examples)
+
+    async def predict_one(self, prompt: Prompt, example: Example) -> Prediction:
+        messages = render_messages(prompt, example.inputs, self.spec.prompt.input, self.fmt)
+        temperature = self.model.temperature if self.model.temperature is not None else 0.0
+        completion = await self.lm.complete(
+            self.model, messages, response_format=self.fmt.response_format(), temperature=temperature
+        )
+        parsed = self.fmt.parse(completion.text)
+        return Prediction(
+            inputs=example.inputs,
+            expected=example.expected,
+            raw=completion.text,
+            answer=parsed.answer,
+            fields=parsed.fields,
+            reward=self.scorer(parsed.answer, example.expected),
+            error=parsed.error,
+        )
+
+
+def mean_reward(predictions: list[Prediction]) -> float:
+    return sum(p.reward for p in predictions) / len(predictions) if predictions else 0.0
+
+
+async def gather_all(awaitables: Iterable[Awaitable[T]]) -> list[T]:
+    """Like asyncio.gather, but the first failure cancels the rest (a budget or provider stop is final)."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

@@ -1,0 +1,214 @@
+"""The FewShotOPRO update, as pure functions of (state, scored batch): no LM, no I/O, seeded randomness.
+
+One step, after the current prompt has run on a training batch:
+1. `observe_batch`: each prediction keeps its own reward; the `k_best` best predictions are kept, and `k` shots
+   are drawn at random among the correct ones (filled with labelled batch examples when too few are correct,
+   so a prompt that gets nothing right can still learn the format from shots).
+2. `meta_prompt`: the OPRO meta-prompt shows the scored instructions in ascending order (best last) and a few
+   (input, expected) pairs, and asks for a new instruction between <INS> tags.
+3. `candidate_prompts`: parsed proposals (deduplicated, length-capped) and the best instructions, each with the
+   new shots, become the candidates to score on validation data.
+4. `record_scores`: candidates join the `k_best` best scored ones; the best scored prompt is kept and becomes
+   the current prompt. An unscored proposal never wins.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .prompt import Prompt, Shot
+from .spec import OptimizerSpec
+
+MAX_META_CANDIDATES = 20  # as in the OPRO paper
+
+
+class Prediction(BaseModel):
+    """One example run through a prompt: what came back, what it was read as, and its own reward."""
+
+    model_config = ConfigDict(frozen=True)
+
+    inputs: dict[str, str]
+    expected: str
+    raw: str
+    answer: str | None
+    fields: dict[str, str] = Field(default_factory=dict)
+    reward: float
+    error: str | None = None
+
+
+class Candidate(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    prompt: Prompt
+    score: float
+    step: int
+
+
+class StepRecord(BaseModel):
+    """What one step did, for the artifact's history and `opro report`."""
+
+    step: int
+    epoch: int
+    batch_reward: float
+    parse_failures: int
+    shots_from_predictions: int
+    proposals: int
+    proposals_kept: int
+    candidates: list[Candidate]
+    best_score: float
+
+
+class OptimizerState(BaseModel):
+    """Everything the next step needs; checkpointed after each step, so it stays small (lists are trimmed)."""
+
+    step: int = 0
+    current: Prompt
+    best: Candidate
+    seed_score: float
+    predictions: list[Prediction] = Field(default_factory=list)
+    candidates: list[Candidate] = Field(default_factory=list)
+    seen_instructions: list[str] = Field(default_factory=list)
+    history: list[StepRecord] = Field(default_factory=list)
+
+
+def initial_state(seed_prompt: Prompt, seed_score: float) -> OptimizerState:
+    seed = Candidate(prompt=seed_prompt, score=seed_score, step=0)
+    return OptimizerState(
+        current=seed_prompt,
+        best=seed,
+        seed_score=seed_score,
+        candidates=[seed],
+        seen_instructions=[_norm(seed_prompt.instructions)],
+    )
+
+
+def step_rng(seed: int, step: int) -> random.Random:
+    """A generator per step, so a resumed run draws exactly what an uninterrupted one would."""
+    return random.Random(f"{seed}:step:{step}")
+
+
+def observe_batch(
+    state: OptimizerState,
+    batch: list[Prediction],
+    settings: OptimizerSpec,
+    rng: random.Random,
+) -> tuple[OptimizerState, tuple[Shot, ...], int]:
+    """Keep the best predictions and draw the next shots; returns (state, shots, shots taken from predictions)."""
+    pool = _best_predictions(state.predictions, batch, settings.k_best)
+    correct = [p for p in pool if p.reward >= 1.0]
+    drawn = rng.sample(correct, min(settings.k, len(correct)))
+    shots = [Shot(inputs=p.inputs, answer=p.expected, fields=p.fields) for p in drawn]
+    taken = {tuple(sorted(s.inputs.items())) for s in shots}
+    spares = [p for p in batch if tuple(sorted(p.inputs.items())) not in taken]
+    for p in rng.sample(spares, min(settings.k - len(shots), len(spares))):
+        shots.append(Shot(inputs=p.inputs, answer=p.expected))
+    return state.model_copy(update={"predictions": pool}), tuple(shots), len(drawn)
+
+
+def _best_predictions(kept: list[Prediction], batch: list[Prediction], k_best: int) -> list[Prediction]:
+    """Highest reward first; among equals the newest first, so the pool keeps moving; one entry per input."""
+    merged: dict[tuple[tuple[str, str], ...], Prediction] = {}
+    for p in [*batch, *kept]:
+        merged.setdefault(tuple(sorted(p.inputs.items())), p)
+    ranked = sorted(merged.values(), key=lambda p: -p.reward)
+    return ranked[:k_best]
+
+
+def meta_prompt(
+    state: OptimizerState,
+    description: str,
+    template: str,
+    exemplars: list[Prediction],
+) -> list[dict[str, str]]:
+    """The OPRO meta-prompt: scored instructions ascending (best last), then (input, expected) exemplars."""
+    best_by_text: dict[str, float] = {}
+    for candidate in state.candidates:
+        text = candidate.prompt.instructions.strip()
+        best_by_text[text] = max(candidate.score, best_by_text.get(text, 0.0))
+    ranked = sorted(best_by_text.items(), key=lambda item: item[1])[-MAX_META_CANDIDATES:]
+    scored = "\n\n".join(f"text:\n{text}\nscore:\n{round(score * 100)}" for text, score in ranked)
+    shown = "\n\n".join(f"input:\n{template.format_map(p.inputs)}\noutput:\n{p.expected}" for p in exemplars)
+    task = f"The task: {description.strip()}\n\n" if description.strip() else ""
+    content = (
+        "Your task is to write an instruction for a language model that maximises its score on a task.\n\n"
+        f"{task}"
+        "Below are earlier instructions with their scores (0-100), in ascending order: higher is better.\n\n"
+        f"{scored}\n\n"
+        "Here are examples of the task, each with its input and the expected output:\n\n"
+        f"{shown}\n\n"
+        "Write a new instruction that differs from all the instructions above, is concise and generally "
+        "applicable, and would score higher than all of them. Write it between <INS> and </INS>."
+    )
+    return [{"role": "user", "content": content}]
+
+
+def parse_proposal(text: str, max_chars: int) -> str | None:
+    """The instruction between <INS> tags, or None: small models often answer with chatter and no tags."""
+    found = re.search(r"<INS>(.*?)(?:</INS>|$)", text, re.DOTALL | re.IGNORECASE)
+    if not found:
+        return None
+    instruction = " ".join(found.group(1).split())
+    if len(instruction) < 8 or len(instruction) > max_chars or "<INS>" in instruction.upper():
+        return None
+    return instruction
+
+
+def candidate_prompts(
+    state: OptimizerState, proposals: list[str | None], shots: tuple[Shot, ...]
+) -> tuple[OptimizerState, list[Prompt]]:
+    """Best instructions with the new shots, then each new, unseen proposal with the same shots."""
+    seen = list(state.seen_instructions)
+    prompts = [Prompt(instructions=state.best.prompt.instructions, shots=shots)]
+    for proposal in proposals:
+        if proposal is None or _norm(proposal) in seen:
+            continue
+        seen.append(_norm(proposal))
+        prompts.append(Prompt(instructions=proposal, shots=shots))
+    scored = {c.prompt.key() for c in state.candidates} | {state.best.prompt.key()}
+    fresh = [p for p in prompts if p.key() not in scored]
+    return state.model_copy(update={"seen_instructions": seen}), fresh
+
+
+def record_scores(
+    state: OptimizerState,
+    scored: list[Candidate],
+    *,
+    epoch: int,
+    batch: list[Prediction],
+    shots_from_predictions: int,
+    proposals: list[str | None],
+    k_best: int,
+) -> OptimizerState:
+    """Keep the `k_best` best candidates; a newcomer must beat the best strictly to replace it."""
+    best = state.best
+    for candidate in scored:
+        if candidate.score > best.score:
+            best = candidate
+    pool = sorted([*state.candidates, *scored], key=lambda c: (-c.score, c.step))[:k_best]
+    record = StepRecord(
+        step=state.step + 1,
+        epoch=epoch,
+        batch_reward=sum(p.reward for p in batch) / len(batch) if batch else 0.0,
+        parse_failures=sum(1 for p in batch if p.answer is None),
+        shots_from_predictions=shots_from_predictions,
+        proposals=len(proposals),
+        proposals_kept=sum(1 for p in proposals if p is not None),
+        candidates=scored,
+        best_score=best.score,
+    )
+    return state.model_copy(
+        update={
+            "step": state.step + 1,
+            "best": best,
+            "current": best.prompt,
+            "candidates": pool,
+            "history": [*state.history, record],
+        }
+    )
+
+
+def _norm(instructions: str) -> str:
+    return " ".join(instructions.lower().split())

@@ -1,0 +1,269 @@
+"""The task spec: what to optimise, on which model, scored how. Loaded from YAML, validated by pydantic.
+
+Unknown keys are errors everywhere (a typo must not silently fall back to a default), and every error
+names the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import InputError
+
+NORMALIZATIONS = ("strip", "lowercase", "collapse_whitespace", "strip_punctuation", "strip_quotes")
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelConfig(StrictModel):
+    """A litellm model and the call parameters that go with it. Keys come from the environment, never here."""
+
+    name: str = Field(min_length=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, gt=0)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    stop: list[str] | None = None
+    api_base: str | None = None
+    api_version: str | None = None
+    api_key_env: str | None = Field(
+        default=None, description="name of the environment variable holding the key, if not litellm's default"
+    )
+    timeout: float = Field(default=60.0, gt=0)
+    extra: dict[str, Any] = Field(default_factory=dict, description="more litellm params, passed as they are")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @field_validator("extra")
+    @classmethod
+    def _no_secrets(cls, extra: dict[str, Any]) -> dict[str, Any]:
+        for key in extra:
+            if "key" in key.lower() or "token" in key.lower() or "secret" in key.lower():
+                raise ValueError(f"'{key}' looks like a secret: put it in the environment (api_key_env)")
+        return extra
+
+    def answer_params(self) -> dict[str, Any]:
+        """The params that change the answer: they go into the cache key (never api_base or keys)."""
+        params = {"temperature": self.temperature, "max_tokens": self.max_tokens, "top_p": self.top_p, "stop": self.stop}
+        params.update(self.extra)
+        return {k: v for k, v in params.items() if v is not None}
+
+
+class PromptSpec(StrictModel):
+    instructions: str = Field(min_length=1, description="the seed instructions")
+    input: str = Field(min_length=1, description="template over the dataset's input fields, e.g. 'Review: {review}'")
+    output: str = Field(min_length=1, description="the dataset field holding the expected answer")
+
+    @field_validator("input")
+    @classmethod
+    def _valid_template(cls, template: str) -> str:
+        try:
+            fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        except ValueError as exc:
+            raise ValueError(f"bad template: {exc}") from None
+        if not fields:
+            raise ValueError("the template names no input field, e.g. 'Review: {review}'")
+        if any(not name.isidentifier() for name in fields):
+            raise ValueError("template fields must be plain names like {review}")
+        return template
+
+    @property
+    def input_fields(self) -> list[str]:
+        return list(dict.fromkeys(name for _, name, _, _ in string.Formatter().parse(self.input) if name))
+
+
+class AnswerSpec(StrictModel):
+    """What an answer is, so the call can ask for it in that shape and the parser can read it back."""
+
+    type: Literal["text", "label", "integer", "number"] = "text"
+    choices: list[str] | Literal["infer"] | None = Field(
+        default=None, description="the closed label set, or 'infer' to take the training data's distinct values"
+    )
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="extra JSON fields asked for before the answer, name -> description (e.g. reasoning)",
+    )
+    structured: Literal["auto", "always", "never"] = Field(
+        default="auto", description="ask the provider for JSON constrained by a schema (auto: where supported)"
+    )
+
+    @model_validator(mode="after")
+    def _choices_need_label(self) -> AnswerSpec:
+        if self.type == "label" and not self.choices:
+            raise ValueError("type 'label' needs 'choices' (a list, or 'infer')")
+        if self.choices and self.type != "label":
+            raise ValueError("'choices' is only for type 'label'")
+        if isinstance(self.choices, list) and len(set(self.choices)) < 2:
+            raise ValueError("'choices' needs at least two distinct labels")
+        if "answer" in self.fields:
+            raise ValueError("'fields' must not contain 'answer' (it is always the last field)")
+        return self
+
+
+class ExactMatchReward(StrictModel):
+    type: Literal["exact_match"]
+    normalize: list[Literal[NORMALIZATIONS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["strip", "lowercase", "collapse_whitespace", "strip_punctuation"]
+    )
+
+
+class RegexReward(StrictModel):
+    """Either the pattern must match (`{expected}` is replaced by the escaped expected value), or, when `group`
+    is set, the group it captures is compared with the expected value after the normalisations."""
+
+    type: Literal["regex"]
+    pattern: str = Field(min_length=1)
+    group: int | str | None = None
+    ignore_case: bool = True
+    normalize: list[Literal[NORMALIZATIONS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["strip", "lowercase", "collapse_whitespace", "strip_punctuation"]
+    )
+
+    @model_validator(mode="after")
+    def _compiles(self) -> RegexReward:
+        try:
+            compiled = re.compile(self.pattern.replace("{expected}", "x"))
+        except re.error as exc:
+            raise ValueError(f"invalid regex {self.pattern!r}: {exc}") from None
+        if self.group is not None:
+            if isinstance(self.group, int) and self.group > compiled.groups:
+                raise ValueError(f"pattern has {compiled.groups} group(s), group {self.group} asked")
+            if isinstance(self.group, str) and self.group not in compiled.groupindex:
+                raise ValueError(f"pattern has no group named {self.group!r}")
+        return self
+
+
+Reward = Annotated[ExactMatchReward | RegexReward, Field(discriminator="type")]
+
+
+class OptimizerSpec(StrictModel):
+    k: int = Field(default=3, ge=0, description="few-shot examples in the prompt")
+    k_best: int = Field(default=10, ge=1, description="best predictions / instruction candidates kept")
+    epochs: int = Field(default=1, ge=1)
+    batch_size: int = Field(default=8, ge=1)
+    candidates: int = Field(default=4, ge=0, description="new instructions proposed per step")
+    validation_size: float = Field(
+        default=0.3, gt=0, description="held-out share of the training file (< 1) or number of examples (>= 1)"
+    )
+    max_validation: int = Field(default=50, ge=1, description="cap on the fixed validation subset")
+    seed: int = 0
+    concurrency: int = Field(default=4, ge=1)
+    proposal_temperature: float = Field(default=1.0, ge=0, le=2)
+    max_instruction_chars: int = Field(default=500, ge=10)
+    meta_examples: int = Field(default=3, ge=0, description="(input, expected) pairs shown to the optimizer LM")
+
+
+class TaskSpec(StrictModel):
+    name: str = Field(min_length=1)
+    description: str = ""
+    model: ModelConfig
+    optimizer_model: ModelConfig | None = None
+    prompt: PromptSpec
+    answer: AnswerSpec = Field(default_factory=AnswerSpec)
+    reward: Reward = Field(default_factory=lambda: ExactMatchReward(type="exact_match"))
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+
+    @property
+    def proposer(self) -> ModelConfig:
+        """The model that writes new instructions: `optimizer_model`, or the task model itself."""
+        return self.optimizer_model or self.model
+
+
+def load_spec(path: str | Path) -> TaskSpec:
+    """Read and validate a spec file; any problem becomes one InputError naming file, line and field."""
+    path = Path(path)
+    raw = _read_yaml(path)
+    return parse_spec(raw, path)
+
+
+def parse_spec(raw: Any, path: Path) -> TaskSpec:
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: the spec must be a YAML mapping of fields")
+    problems = spec_problems(raw, path)
+    if problems:
+        raise InputError(problems[0])
+    return TaskSpec.model_validate(raw)
+
+
+def spec_problems(raw: Any, path: Path) -> list[str]:
+    """Every validation problem of a raw spec, each as 'file:line: field: message'."""
+    try:
+        TaskSpec.model_validate(raw)
+    except ValidationError as exc:
+        lines = _key_lines(path)
+        return [_describe(error, path, lines) for error in exc.errors()]
+    return []
+
+
+def _describe(error: Any, path: Path, lines: dict[tuple[str | int, ...], int]) -> str:
+    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part in _UNION_TAGS))
+    field = ".".join(str(part) for part in loc) or "(top level)"
+    line = _nearest_line(loc, lines)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field (check the spelling)"
+    elif error["type"] == "missing":
+        message = "required field is missing"
+    where = f"{path}:{line}" if line else str(path)
+    return f"{where}: {field}: {message}"
+
+
+_UNION_TAGS = {"exact_match", "regex"}
+
+
+def _nearest_line(loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> int | None:
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{where}: invalid YAML: {problem}") from None
+
+
+def _key_lines(path: Path) -> dict[tuple[str | int, ...], int]:
+    """Map each key path of the YAML file to its 1-based line, to point errors at the right line."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    lines: dict[tuple[str | int, ...], int] = {}
+
+    def walk(node: yaml.Node, prefix: tuple[str | int, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                here = (*prefix, key.value)
+                lines[here] = key.start_mark.line + 1
+                walk(value, here)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                here = (*prefix, index)
+                lines[here] = item.start_mark.line + 1
+                walk(item, here)
+
+    if root is not None:
+        walk(root, ())
+    return lines
