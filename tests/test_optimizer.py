@@ -1,0 +1,108 @@
+"""The FewShotOPRO step without any LM: seeded, per-prediction rewards, best scored prompt wins."""
+
+from opro_cli.optimizer import (
+    Candidate,
+    Prediction,
+    candidate_prompts,
+    initial_state,
+    meta_prompt,
+    observe_batch,
+    parse_proposal,
+    record_scores,
+    step_rng,
+)
+from opro_cli.prompt import Prompt
+from opro_cli.spec import OptimizerSpec
+
+SETTINGS = OptimizerSpec(k=2, k_best=4)
+
+
+def prediction(i: int, reward: float) -> Prediction:
+    return Prediction(inputs={"x": f"input {i}"}, expected=f"out {i}", raw="...", answer="a", reward=reward)
+
+
+def state():
+    return initial_state(Prompt(instructions="Do the task."), seed_score=0.25)
+
+
+def test_shots_come_only_from_correct_predictions():
+    batch = [prediction(i, float(i % 2)) for i in range(8)]
+    new, shots, from_predictions = observe_batch(state(), batch, SETTINGS, step_rng(0, 1))
+    assert from_predictions == 2
+    correct = {p.inputs["x"] for p in batch if p.reward == 1.0}
+    assert all(s.inputs["x"] in correct for s in shots)
+    assert all(s.answer == f"out {s.inputs['x'].split()[-1]}" for s in shots)  # the expected answer
+    assert len(new.predictions) == SETTINGS.k_best and all(p.reward == 1.0 for p in new.predictions)
+
+
+def test_shot_draws_are_seeded():
+    batch = [prediction(i, 1.0) for i in range(8)]
+    def draw(seed: int) -> tuple[str, ...]:
+        return tuple(s.inputs["x"] for s in observe_batch(state(), batch, SETTINGS, step_rng(seed, 1))[1])
+
+    assert draw(3) == draw(3)
+    assert len({draw(seed) for seed in range(6)}) > 1
+
+
+def test_labelled_examples_fill_in_when_nothing_is_correct():
+    batch = [prediction(i, 0.0) for i in range(5)]
+    _, shots, from_predictions = observe_batch(state(), batch, SETTINGS, step_rng(0, 1))
+    assert from_predictions == 0 and len(shots) == SETTINGS.k
+    assert len({s.inputs["x"] for s in shots}) == SETTINGS.k
+
+
+def test_prediction_pool_is_trimmed_and_deduplicated():
+    first, _, _ = observe_batch(state(), [prediction(i, 1.0) for i in range(3)], SETTINGS, step_rng(0, 1))
+    second, _, _ = observe_batch(first, [prediction(i, 1.0) for i in range(2, 6)], SETTINGS, step_rng(0, 2))
+    inputs = [p.inputs["x"] for p in second.predictions]
+    assert len(inputs) == SETTINGS.k_best == len(set(inputs))
+
+
+def test_meta_prompt_lists_candidates_ascending_with_integer_scores_and_exemplars():
+    s = state()
+    s = s.model_copy(update={"candidates": [
+        Candidate(prompt=Prompt(instructions="High."), score=0.9, step=1),
+        Candidate(prompt=Prompt(instructions="Low."), score=0.1, step=1),
+        *s.candidates,
+    ]})
+    text = meta_prompt(s, "A task.", "Q: {x}", [prediction(7, 1.0)])[0]["content"]
+    assert text.index("Low.") < text.index("Do the task.") < text.index("High.")
+    assert "score:\n90" in text and "score:\n25" in text
+    assert "input:\nQ: input 7\noutput:\nout 7" in text
+    assert "<INS>" in text
+
+
+def test_proposals_are_parsed_defensively():
+    assert parse_proposal("Sure: <INS> Answer  in one word. </INS>", 500) == "Answer in one word."
+    assert parse_proposal("<INS>Unclosed but useful instruction", 500) == "Unclosed but useful instruction"
+    assert parse_proposal("12345 no tags at all", 500) is None
+    assert parse_proposal("<INS></INS>", 500) is None
+    assert parse_proposal("<INS>" + "x" * 600 + "</INS>", 500) is None
+
+
+def test_candidates_are_deduplicated_against_everything_seen():
+    s = state()
+    new, prompts = candidate_prompts(s, ["Do the task.", "  do THE task. ", "Something new.", None, "Something new."], ())
+    assert [p.instructions for p in prompts] == ["Something new."]  # the seed prompt itself was scored already
+    assert "something new." in new.seen_instructions
+
+
+def test_best_scored_prompt_wins_and_unscored_proposals_never_do():
+    s = state()
+    s, prompts = candidate_prompts(s, ["Better.", "Worse."], ())
+    scored = [Candidate(prompt=p, score=score, step=1) for p, score in zip(prompts, [0.75, 0.0])]
+    s = record_scores(s, scored, epoch=0, batch=[prediction(0, 1.0)], shots_from_predictions=1,
+                      proposals=["Better.", "Worse."], k_best=2)
+    assert s.best.prompt.instructions == "Better." and s.current == s.best.prompt
+    assert [c.score for c in s.candidates] == [0.75, 0.25]  # trimmed to k_best, best first
+    record = s.history[-1]
+    assert (record.step, record.batch_reward, record.best_score, record.proposals_kept) == (1, 1.0, 0.75, 2)
+    # A tie does not replace the best: the earlier prompt stays.
+    s2 = record_scores(s, [Candidate(prompt=Prompt(instructions="Tie."), score=0.75, step=2)], epoch=0, batch=[],
+                       shots_from_predictions=0, proposals=[], k_best=2)
+    assert s2.best.prompt.instructions == "Better."
+
+
+def test_state_round_trips_through_json():
+    s = state()
+    assert type(s).model_validate_json(s.model_dump_json()) == s

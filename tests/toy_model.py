@@ -1,0 +1,211 @@
+"""A deterministic "toy model" for offline tests: sentiment of short synthetic reviews.
+
+Pure functions, no litellm. Both test doubles answer with it: the in-process litellm provider
+(`toy_provider.py`, model ``toy/sentiment``) and the loopback HTTP server (`fault_server.py`).
+Tests rely on the rules below; change them only together with the tests.
+
+Labels: ``positive`` / ``negative``.
+
+Rules of ``answer(messages, seed=..., response_format=...)``, checked in this order:
+
+1. **Optimizer call.** If the content of ANY message contains ``<INS>`` (the OPRO meta-prompt asks for a new
+   instruction between ``<INS>`` and ``</INS>``):
+
+   - ``seed`` is an int divisible by 5 (0, 5, 10, ...): chatter WITHOUT tags (see ``CHATTER``), to exercise
+     defensive parsing;
+   - otherwise ``"Here is a new one: <INS>{INSTRUCTIONS[i]}</INS>"`` with ``i = 0`` if ``seed`` is None else
+     ``seed % len(INSTRUCTIONS)``.
+
+   Exactly ``INSTRUCTIONS[3]`` and ``INSTRUCTIONS[6]`` contain the phrase ``one word`` (see
+   ``ONE_WORD_INDICES``): seeds 3, 6, 11, 14, 19, 22, ... propose a winning instruction.
+
+2. **Task call.** The review is taken from the LAST user message: the text after the last ``Review:``
+   (case-insensitive) up to the end of that line, or the whole message when there is no ``Review:`` marker
+   (see ``extract_review``). Its true label is ``label_of(review)``: count words (lower-cased, ``[a-z]+``) that
+   are in ``POSITIVE`` vs ``NEGATIVE``; more positive -> ``positive``, otherwise (ties too) -> ``negative``.
+
+   ``shots`` = number of assistant messages before the last user message;
+   ``system`` = text of all system messages.
+
+   a. ``response_format`` asks for JSON (``type`` is ``json_schema`` or ``json_object``): return
+      ``json.dumps(obj)`` where ``obj`` has every property of the schema in schema order (if a schema is
+      given) with a short string for each non-``answer`` property, and ``"answer": label`` (always the TRUE
+      label, added last if the schema lacks it). Without a schema: ``{"answer": label}``.
+   b. else if ``shots >= 1`` or ``"one word"`` occurs (case-insensitive) in ``system``: the bare label, EXCEPT
+      that with ``shots < 2`` a "hard" review (``is_hard``: its whitespace word count is divisible by 7)
+      gets the WRONG label. Two or more shots fix that.
+   c. else: a sentence ``"I think this review is {label}."`` (true label; fails exact match, contains label).
+
+   So on a dataset with some hard reviews: plain instruction -> 0 % exact match; "one word" instruction or
+   1 shot -> 100 % minus the hard ones; >= 2 shots -> 100 %; JSON output -> 100 %.
+
+``usage(messages, text)`` gives deterministic (prompt_tokens, completion_tokens): whitespace word counts of all
+message contents and of the answer.
+
+``synthetic_reviews(n, seed)`` builds labelled reviews from these word lists (deterministic for a seed).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+POSITIVE: tuple[str, ...] = ("good", "great", "wonderful", "loved", "excellent", "moving", "fun", "brilliant")
+NEGATIVE: tuple[str, ...] = ("bad", "awful", "boring", "terrible", "hated", "dull", "poor", "waste")
+LABELS: tuple[str, str] = ("positive", "negative")
+
+INSTRUCTIONS: tuple[str, ...] = (
+    "Classify the sentiment of the review.",
+    "Read the review carefully and decide whether it is positive or negative.",
+    "Determine the overall sentiment expressed by the reviewer.",
+    "Answer with one word: positive or negative.",
+    "Think about how the reviewer feels and state the sentiment.",
+    "Is the review positive or negative? Explain briefly.",
+    "Reply in one word, positive or negative, and nothing else.",
+    "Label the sentiment of this movie review.",
+)
+ONE_WORD_INDICES: tuple[int, ...] = tuple(i for i, s in enumerate(INSTRUCTIONS) if "one word" in s.lower())
+CHATTER = "Great question! The scores are improving nicely; I would keep going in this direction."
+
+_WORD = re.compile(r"[a-z]+")
+_REVIEW_MARKER = re.compile(r"review\s*:", re.IGNORECASE)
+_POS = frozenset(POSITIVE)
+_NEG = frozenset(NEGATIVE)
+
+
+def content_text(content: Any) -> str:
+    """Text of a message ``content``: a string, or a list of OpenAI content parts (their ``text`` joined)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, Mapping):
+                text = part.get("text")
+                if isinstance(text, str):
+                    parts.append(text)
+            elif isinstance(part, str):
+                parts.append(part)
+        return "\n".join(parts)
+    return str(content)
+
+
+def label_of(text: str) -> str:
+    """True label of a review: more POSITIVE than NEGATIVE words -> "positive", else (ties too) "negative"."""
+    words = _WORD.findall(text.lower())
+    pos = sum(1 for w in words if w in _POS)
+    neg = sum(1 for w in words if w in _NEG)
+    return "positive" if pos > neg else "negative"
+
+
+def is_hard(review: str) -> bool:
+    """A review the model gets wrong with fewer than 2 shots: its whitespace word count is divisible by 7."""
+    return len(review.split()) % 7 == 0
+
+
+def extract_review(content: str) -> str:
+    """The review in a user message: text after the last ``Review:`` up to end of line, else the whole text."""
+    matches = list(_REVIEW_MARKER.finditer(content))
+    if not matches:
+        return content.strip()
+    rest = content[matches[-1].end() :]
+    return rest.split("\n", 1)[0].strip()
+
+
+def _role(message: Mapping[str, Any]) -> str:
+    return str(message.get("role", ""))
+
+
+def _last_user_index(messages: list[Mapping[str, Any]]) -> int:
+    for i in range(len(messages) - 1, -1, -1):
+        if _role(messages[i]) == "user":
+            return i
+    return -1
+
+
+def _wants_json(response_format: Any) -> bool:
+    return isinstance(response_format, Mapping) and response_format.get("type") in ("json_schema", "json_object")
+
+
+def _schema_properties(response_format: Mapping[str, Any]) -> list[str]:
+    schema: Any = None
+    if response_format.get("type") == "json_schema":
+        js = response_format.get("json_schema")
+        if isinstance(js, Mapping):
+            schema = js.get("schema")
+    if schema is None:  # llama-cpp style {"type": "json_object", "schema": {...}}
+        schema = response_format.get("schema")
+    if isinstance(schema, Mapping) and isinstance(schema.get("properties"), Mapping):
+        return [str(k) for k in schema["properties"]]
+    return []
+
+
+def answer(
+    messages: list[dict],
+    *,
+    seed: int | None = None,
+    response_format: dict | None = None,
+) -> str:
+    """The toy model's reply to a chat ``messages`` list (see the module docstring for the rules)."""
+    texts = [content_text(m.get("content")) for m in messages]
+
+    # 1. Optimizer call.
+    if any("<INS>" in t for t in texts):
+        if seed is not None and int(seed) % 5 == 0:
+            return CHATTER
+        index = 0 if seed is None else int(seed) % len(INSTRUCTIONS)
+        return f"Here is a new one: <INS>{INSTRUCTIONS[index]}</INS>"
+
+    # 2. Task call.
+    last_user = _last_user_index(messages)
+    review = extract_review(texts[last_user]) if last_user >= 0 else ""
+    label = label_of(review)
+
+    if _wants_json(response_format):
+        assert response_format is not None
+        obj: dict[str, str] = {}
+        for name in _schema_properties(response_format):
+            obj[name] = label if name == "answer" else f"The review reads as {label}."
+        obj.setdefault("answer", label)
+        return json.dumps(obj)
+
+    shots = sum(1 for m in messages[: max(last_user, 0)] if _role(m) == "assistant")
+    system = " ".join(t for m, t in zip(messages, texts) if _role(m) == "system").lower()
+    if shots >= 1 or "one word" in system:
+        if shots < 2 and is_hard(review):
+            return "negative" if label == "positive" else "positive"
+        return label
+    return f"I think this review is {label}."
+
+
+def usage(messages: Iterable[Mapping[str, Any]], text: str) -> tuple[int, int]:
+    """Deterministic (prompt_tokens, completion_tokens): whitespace word counts."""
+    prompt = sum(len(content_text(m.get("content")).split()) for m in messages)
+    return prompt, len((text or "").split())
+
+
+_FILLER = ("the", "plot", "was", "and", "acting", "felt", "film", "ending", "quite", "really", "story", "music")
+
+
+def synthetic_reviews(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    """``n`` deterministic (review, label) pairs built from the word lists; labels alternate, some are hard."""
+    rng = random.Random(seed)
+    out: list[tuple[str, str]] = []
+    for i in range(n):
+        want = LABELS[i % 2]
+        strong, weak = (POSITIVE, NEGATIVE) if want == "positive" else (NEGATIVE, POSITIVE)
+        words = [rng.choice(strong) for _ in range(rng.randint(1, 2))]
+        if rng.random() < 0.3:
+            words.append(rng.choice(weak))
+            words.append(rng.choice(strong))
+        words += [rng.choice(_FILLER) for _ in range(rng.randint(2, 8))]
+        rng.shuffle(words)
+        review = " ".join(words)
+        assert label_of(review) == want
+        out.append((review, want))
+    return out
