@@ -6,16 +6,26 @@ Heavy modules (pydantic models, litellm) are imported inside commands so `opro -
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import time
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import Any, Optional, TypeVar
 
 import typer
-from rich.console import Console
 
 from .errors import EXIT_INTERRUPTED, OproError
+from .terminal import make_console, plain_help
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success; 1 quality gate failed (--min-score, --fail-if-worse); "
+    "2 bad input (spec, data, artifact, flags); 3 provider failure (refused, or still failing after retries); "
+    "130 interrupted.\n\n"
+    "Environment: provider keys as litellm reads them (OPENAI_API_KEY, ...), also from a .env file in the "
+    "working directory (variables already set win); OPRO_CACHE_DIR for the response cache; NO_COLOR for plain output."
+)
 
 app = typer.Typer(
     help="Optimise an LM prompt (instructions + few-shot examples) with FewShotOPRO, through litellm.",
@@ -23,9 +33,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = make_console()
+err = make_console(stderr=True)
+plain_help()
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@app.callback(epilog=EXIT_CODES_HELP)
+def _before_any_command() -> None:
+    # Runs before every command (not for --help): read ./.env, then build the consoles, so a NO_COLOR set
+    # there (or by the caller at run time) applies. Cheap: nothing heavy is imported here.
+    global out, err
+    from .envfile import load_env_file
+
+    load_env_file(Path(".env"))
+    out, err = make_console(), make_console(stderr=True)
 
 
 def user_errors(command: F) -> F:
@@ -102,13 +124,33 @@ def optimize(
     _optimize_summary(artifact, time.perf_counter() - started, output)
 
 
+class ResultFormat(str, Enum):
+    table = "table"
+    json = "json"
+    junit = "junit"
+    jsonl = "jsonl"
+
+
 @app.command("eval")
 @user_errors
 def eval_(
     artifact_path: Path = typer.Argument(..., metavar="ARTIFACT", help="Artifact written by `opro optimize`."),
     data: Path = typer.Option(..., "--data", "-d", help="Held-out examples (JSONL)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Evaluate the same prompt on another litellm model."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write per-example results (JSONL)."),
+    output: Optional[list[Path]] = typer.Option(
+        None, "--output", "-o", metavar="FILE",
+        help="Write the results to FILE, in --format or else by suffix: .xml JUnit, .json JSON, other JSONL "
+        "(one line per example). Repeatable.",
+    ),
+    result_format: Optional[ResultFormat] = typer.Option(
+        None, "--format", "-f",
+        help="Results format: on stdout without -o (default: table), in the -o files with it "
+        "(json: summary + every example; junit: one testcase per example).",
+    ),
+    json_summary: bool = typer.Option(False, "--json", help="Print a one-object JSON summary on stdout instead of the table."),
+    baseline: bool = typer.Option(
+        False, "--baseline", help="Also score the spec's seed prompt on the same data; show the gain with a 95% paired-bootstrap interval."
+    ),
     min_score: Optional[float] = typer.Option(None, "--min-score", min=0, max=1, help="Exit 1 if the score is below this (0-1)."),
     cache: bool = CacheOpt,
     cache_dir: Optional[Path] = CacheDirOpt,
@@ -116,32 +158,145 @@ def eval_(
     retries: int = RetriesOpt,
     quiet: bool = QuietOpt,
 ) -> None:
-    """Score an artifact's prompt on held-out data."""
+    """Score an artifact's prompt on held-out data (exit 1 below --min-score)."""
     from .artifact import load_artifact
-    from .errors import QualityGateError
+    from .comparison import Comparison, score_baseline
+    from .errors import InputError, QualityGateError
+    from .formats import EvalReport, file_format
     from .jobs import evaluate_prompt
     from .progress import Display
-    from .results import write_results_jsonl
     from .trainer import Progress
 
+    requested = result_format.value if result_format else None
+    files = [(path, file_format(path, requested)) for path in output or []]
+    to_stdout = requested if not output and requested not in (None, "table") else None  # else the table
+    if json_summary and to_stdout:
+        raise InputError(f"--json and --format {to_stdout} both print on stdout; write the results with -o FILE")
+    if to_stdout == "jsonl":
+        raise InputError("--format jsonl is for files: add -o FILE")
     artifact = load_artifact(artifact_path)
     spec = artifact.task_spec()
     options = _call_options(cache, cache_dir, concurrency, retries)
     lm = options.make_lm(spec.optimizer.concurrency)
     started = time.perf_counter()
     progress = Progress(phase="evaluating", step=0, total_steps=0, epoch=0)
-    with Display(out, lm.usage, f"evaluating {artifact_path.name}", quiet) as display:
+    machine = json_summary or to_stdout is not None
+    with Display(out, lm.usage, f"evaluating {artifact_path.name}", quiet or machine) as display:
         display.update(progress)
 
         def tick(_: Any) -> None:
             progress.done += 1
 
         result = evaluate_prompt(spec, artifact.prompt, data, artifact, model, lm=lm, on_done=tick)
-    if output is not None:
-        write_results_jsonl(output, result.predictions)
-    _eval_summary(artifact_path, result, time.perf_counter() - started)
-    if min_score is not None and result.score < min_score:
+        against = None
+        if baseline:
+            progress.phase = "scoring the seed prompt"
+            against = Comparison.of(score_baseline(artifact, data, model, lm), result)
+    report = EvalReport.build(artifact_path, artifact, data, result, min_score, against, time.perf_counter() - started)
+    for path, fmt in files:
+        report.write(path, fmt)
+        if not quiet:
+            err.print(f"wrote {fmt} results to {path}", markup=False, highlight=False, soft_wrap=True)
+    if json_summary:
+        typer.echo(json.dumps(report.summary()))
+    elif to_stdout == "json":
+        typer.echo(json.dumps(report.document(), indent=2, ensure_ascii=False))
+    elif to_stdout == "junit":
+        typer.echo(report.junit(), nl=False)
+    else:
+        _eval_summary(artifact_path, result, report.seconds, against)
+    if not report.passed:
+        assert min_score is not None
         raise QualityGateError(f"score {result.score * 100:.1f}% is below --min-score {min_score * 100:.1f}%")
+
+
+@app.command()
+@user_errors
+def validate(
+    spec: Path = typer.Argument(..., help="Task spec (YAML)."),
+    data: Optional[list[Path]] = typer.Option(None, "--data", "-d", metavar="FILE", help="A data file (JSONL) to check against the spec. Repeatable."),
+) -> None:
+    """Check a spec and its data files without calling any model: list every problem (exit 2 if any)."""
+    from .errors import InputError
+    from .validate import validate as check
+
+    found = check(spec, data or [])
+    for problem in found.problems:
+        out.print(problem, markup=False, highlight=False, soft_wrap=True)
+    if found.note:
+        err.print(f"note: {found.note}", markup=False, highlight=False, soft_wrap=True)
+    if not found.ok:
+        count = len(found.problems)
+        raise InputError(f"{count} problem{'s' if count > 1 else ''} found")
+    assert found.spec is not None
+    out.print(f"{spec}: ok (task {found.spec.name}, model {found.spec.model.name})", markup=False, highlight=False,
+              soft_wrap=True)
+    for checked in found.data:
+        out.print(f"{checked.path}: ok ({checked.examples} examples)", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+@user_errors
+def compare(
+    a: Path = typer.Argument(..., metavar="A", help="The reference artifact (e.g. the committed one)."),
+    b: Path = typer.Argument(..., metavar="B", help="The artifact to judge against A (e.g. the regenerated one)."),
+    data: Path = typer.Option(..., "--data", "-d", help="Examples both prompts answer (JSONL)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Run both prompts on this litellm model instead of their own."),
+    fail_if_worse: bool = typer.Option(
+        False, "--fail-if-worse", help="Exit 1 when B is worse than A beyond the 95% interval (a regression gate)."
+    ),
+    json_summary: bool = typer.Option(False, "--json", help="Print a one-object JSON summary on stdout instead of the table."),
+    cache: bool = CacheOpt,
+    cache_dir: Optional[Path] = CacheDirOpt,
+    concurrency: Optional[int] = ConcurrencyOpt,
+    retries: int = RetriesOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Score two artifacts' prompts on the same data: per-example agreement and the paired 95% interval of B - A."""
+    from .comparison import CompareJob
+    from .errors import QualityGateError
+    from .formats import compare_summary, interval_text
+    from .progress import Display
+    from .trainer import Progress
+
+    job = CompareJob(a, b, data, _call_options(cache, cache_dir, concurrency, retries), model)
+    started = time.perf_counter()
+    progress = Progress(phase="comparing", step=0, total_steps=0, epoch=0)
+    with Display(out, job.lm.usage, f"comparing {a.name} and {b.name}", quiet or json_summary) as display:
+        display.update(progress)
+
+        def tick(_: Any) -> None:
+            progress.done += 1
+
+        comparison = job.run(tick)
+    seconds = time.perf_counter() - started
+    if json_summary:
+        typer.echo(json.dumps(compare_summary(comparison, a, b, data, seconds)))
+    else:
+        _compare_summary(a, b, data, comparison, seconds)
+    if fail_if_worse and comparison.difference.worse:
+        raise QualityGateError(f"{b} is worse than {a}: {interval_text(comparison.difference)}")
+
+
+@app.command()
+@user_errors
+def report(
+    artifact_path: Path = typer.Argument(..., metavar="ARTIFACT", help="Artifact written by `opro optimize`."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML report (chart + table)."),
+    svg: Optional[Path] = typer.Option(None, "--svg", help="Also write the score chart alone, as SVG."),
+    width: int = typer.Option(60, "--width", min=20, help="Characters of each candidate's instructions in the table."),
+) -> None:
+    """Show an optimisation's history: every candidate with its score, the best so far, and the score curve."""
+    from .artifact import load_artifact
+    from .charts import save_html, save_svg
+    from .report import terminal_report
+
+    artifact = load_artifact(artifact_path)
+    out.print(terminal_report(artifact, width, out.width))
+    for path, save in ((html, save_html), (svg, save_svg)):
+        if path is not None:
+            save(path, artifact)
+            err.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _placeholder_usage() -> Any:
@@ -175,9 +330,10 @@ def _optimize_summary(artifact: Any, seconds: float, output: Path) -> None:
         err.print(f"note: {artifact.run.message}", highlight=False)
 
 
-def _eval_summary(path: Path, result: Any, seconds: float) -> None:
+def _eval_summary(path: Path, result: Any, seconds: float, baseline: Any = None) -> None:
     from rich.table import Table
 
+    from .formats import interval_text
     from .progress import pct, usage_rows
 
     table = Table(title=f"opro eval: {path}", show_header=False, title_justify="left")
@@ -186,7 +342,35 @@ def _eval_summary(path: Path, result: Any, seconds: float) -> None:
     table.add_row("score", f"{pct(result.score)}  ({sum(p.reward for p in result.predictions):g}/{len(result.predictions)})")
     table.add_row("model", result.model)
     table.add_row("unparseable answers", str(result.parse_failures))
+    if baseline is not None:
+        table.add_row("seed prompt", pct(baseline.a.score))
+        verdict = {"b is better": "significant", "b is worse": "significantly worse"}.get(baseline.verdict, "not significant")
+        table.add_row("gain over seed prompt", f"{interval_text(baseline.difference)}, {verdict}")
     usage_rows(table, result.usage, seconds)
+    out.print(table)
+
+
+def _compare_summary(a: Path, b: Path, data: Path, comparison: Any, seconds: float) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from .formats import interval_text
+    from .progress import pct, usage_rows
+
+    counts = comparison.agreement
+    table = Table(title=Text(f"opro compare on {data} ({len(comparison.a.predictions)} examples)"), show_header=False,
+                  title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row(Text(f"A {a}"), Text(f"{pct(comparison.a.score)}  ({comparison.a.model})"))
+    table.add_row(Text(f"B {b}"), Text(f"{pct(comparison.b.score)}  ({comparison.b.model})"))
+    table.add_row("B - A", interval_text(comparison.difference))
+    table.add_row("verdict", comparison.verdict.replace("b is", "B is"))
+    table.add_row("both right", str(counts.both_right))
+    table.add_row("only A right", str(counts.only_a))
+    table.add_row("only B right", str(counts.only_b))
+    table.add_row("both wrong", str(counts.both_wrong))
+    usage_rows(table, comparison.a.usage, seconds)
     out.print(table)
 
 

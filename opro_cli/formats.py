@@ -1,0 +1,212 @@
+"""Machine-readable results of `opro eval` and `opro compare`: a JSON summary for scripts, a JSON document
+with every example, JUnit XML for CI test reports, and the JSONL rows `eval -o x.jsonl` has always written.
+
+Which format a file gets: `--format` if given, else its suffix (.xml JUnit, .json JSON, anything else JSONL).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .artifact import Artifact
+from .comparison import Comparison
+from .data import load_dataset
+from .errors import InputError
+from .files import write_atomic
+from .jobs import EvalResult
+from .optimizer import Prediction
+from .results import write_results_jsonl
+from .stats import CONFIDENCE
+
+FILE_FORMATS = ("json", "junit", "jsonl")
+_SUFFIXES = {".xml": "junit", ".json": "json"}
+# XML 1.0 cannot carry these, and a model's output may contain anything.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def file_format(path: Path, requested: str | None) -> str:
+    """The format written to `path`: the one asked for, else the one its suffix names (JSONL by default)."""
+    if requested is None:
+        return _SUFFIXES.get(path.suffix.lower(), "jsonl")
+    if requested not in FILE_FORMATS:
+        raise InputError(f"--format {requested} is for the terminal; a file takes one of: {', '.join(FILE_FORMATS)}")
+    return requested
+
+
+def points(value: float) -> str:
+    """A score difference in percentage points, signed: '+7.5'."""
+    return f"{value * 100:+.1f}"
+
+
+def interval_text(difference: Any) -> str:
+    """'+7.5 points (95% CI +2.5 to +12.5)'."""
+    mean, low, high = difference
+    return f"{points(mean)} points ({CONFIDENCE:.0%} CI {points(low)} to {points(high)})"
+
+
+def is_right(prediction: Prediction) -> bool:
+    return prediction.reward >= 1.0
+
+
+@dataclass
+class EvalReport:
+    """One evaluation with what its outputs need: where it came from, example lines, the gate, the baseline."""
+
+    artifact: Path
+    data: Path
+    task: str
+    template: str
+    result: EvalResult
+    lines: list[int]
+    min_score: float | None = None
+    baseline: Comparison | None = None
+    seconds: float = 0.0
+
+    @classmethod
+    def build(
+        cls,
+        artifact_path: Path,
+        artifact: Artifact,
+        data: Path,
+        result: EvalResult,
+        min_score: float | None = None,
+        baseline: Comparison | None = None,
+        seconds: float = 0.0,
+    ) -> EvalReport:
+        spec = artifact.task_spec()
+        lines = [example.line for example in load_dataset(data, spec).examples]
+        return cls(artifact_path, data, artifact.task, spec.prompt.input, result, lines, min_score, baseline, seconds)
+
+    @property
+    def correct(self) -> int:
+        return sum(1 for p in self.result.predictions if is_right(p))
+
+    @property
+    def passed(self) -> bool:
+        return self.min_score is None or self.result.score >= self.min_score
+
+    def summary(self) -> dict[str, Any]:
+        """One JSON object for scripts (`--json`), also the head of the JSON document."""
+        result = self.result
+        summary: dict[str, Any] = {
+            "artifact": str(self.artifact),
+            "task": self.task,
+            "data": str(self.data),
+            "model": result.model,
+            "examples": len(result.predictions),
+            "correct": self.correct,
+            "score": result.score,
+            "parse_failures": result.parse_failures,
+            "min_score": self.min_score,
+            "passed": self.passed,
+            "usage": result.usage.as_dict(),
+            "seconds": round(self.seconds, 3),
+        }
+        if self.baseline is not None:
+            summary["baseline"] = baseline_summary(self.baseline)
+        return summary
+
+    def document(self) -> dict[str, Any]:
+        """The JSON format: the summary and every example with its answer and reward."""
+        examples = []
+        for index, (line, p) in enumerate(zip(self.lines, self.result.predictions)):
+            row: dict[str, Any] = {"line": line, "inputs": p.inputs, "expected": p.expected, "answer": p.answer,
+                                   "raw": p.raw, "reward": p.reward, "error": p.error}
+            if self.baseline is not None:
+                row["baseline_reward"] = self.baseline.a.predictions[index].reward
+            examples.append(row)
+        return {"summary": self.summary(), "examples": examples}
+
+    def junit(self) -> str:
+        """JUnit XML: one testcase per example (a failure carries input, expected and actual), plus one for
+        the --min-score gate when there is one."""
+        predictions = self.result.predictions
+        failures = len(predictions) - self.correct + (0 if self.passed else 1)
+        tests = len(predictions) + (0 if self.min_score is None else 1)
+        seconds = f"{self.seconds:.3f}"
+        root = ET.Element("testsuites", name="opro eval", tests=str(tests), failures=str(failures), errors="0",
+                          time=seconds)
+        suite = ET.SubElement(root, "testsuite", name=self.task, tests=str(tests), failures=str(failures),
+                              errors="0", skipped="0", time=seconds)
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (("artifact", self.artifact), ("data", self.data), ("model", self.result.model),
+                            ("score", f"{self.result.score:.4f}")):
+            ET.SubElement(properties, "property", name=name, value=_xml_text(str(value)))
+        classname = f"{self.task}.{self.data.stem}"
+        for line, p in zip(self.lines, predictions):
+            case = ET.SubElement(suite, "testcase", classname=classname, name=f"{self.data.name}:{line}")
+            if not is_right(p):
+                kind = "unparseable answer" if p.answer is None else "wrong answer"
+                failure = ET.SubElement(case, "failure", type=kind, message=_xml_text(self._failure_message(p)))
+                failure.text = _xml_text(self._failure_text(p))
+        if self.min_score is not None:
+            case = ET.SubElement(suite, "testcase", classname=classname, name=f"score >= {self.min_score:.1%}")
+            if not self.passed:
+                ET.SubElement(case, "failure", type="quality gate",
+                              message=f"score {self.result.score:.1%} is below {self.min_score:.1%}")
+        ET.indent(root)
+        return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+    def _failure_message(self, p: Prediction) -> str:
+        if p.answer is None:
+            return f"expected {p.expected!r}, the answer could not be read ({p.error})"
+        message = f"expected {p.expected!r}, got {p.answer!r}"
+        return message if p.reward == 0 else f"{message} (reward {p.reward:g})"
+
+    def _failure_text(self, p: Prediction) -> str:
+        rendered = self.template.format_map(p.inputs)
+        actual = p.answer if p.answer is not None else f"(unreadable: {p.error})"
+        return f"input:\n{rendered}\n\nexpected:\n{p.expected}\n\nactual:\n{actual}\n\nraw output:\n{p.raw}\n"
+
+    def write(self, path: Path, fmt: str) -> None:
+        """Write one output file in `fmt` (json, junit or jsonl), atomically."""
+        if fmt == "jsonl":
+            write_results_jsonl(path, self.result.predictions)
+        elif fmt == "json":
+            write_atomic(path, json.dumps(self.document(), indent=2, ensure_ascii=False) + "\n")
+        elif fmt == "junit":
+            write_atomic(path, self.junit())
+        else:  # pragma: no cover - file_format() only returns the three above
+            raise InputError(f"unknown format {fmt!r}")
+
+
+def baseline_summary(comparison: Comparison) -> dict[str, Any]:
+    """The seed prompt's score and the artifact's gain over it (the artifact is b, the seed prompt a)."""
+    diff = comparison.difference
+    return {
+        "score": comparison.a.score,
+        "difference": diff.mean_diff,
+        "low": diff.low,
+        "high": diff.high,
+        "confidence": CONFIDENCE,
+        "verdict": {"b is better": "better", "b is worse": "worse"}.get(comparison.verdict, "no significant difference"),
+    }
+
+
+def compare_summary(comparison: Comparison, a: Path, b: Path, data: Path, seconds: float = 0.0) -> dict[str, Any]:
+    """`opro compare --json`: both scores, the paired interval of b - a, the agreement counts, the verdict."""
+    diff, counts = comparison.difference, comparison.agreement
+    return {
+        "a": {"artifact": str(a), "model": comparison.a.model, "score": comparison.a.score},
+        "b": {"artifact": str(b), "model": comparison.b.model, "score": comparison.b.score},
+        "data": str(data),
+        "examples": len(comparison.a.predictions),
+        "difference": diff.mean_diff,
+        "low": diff.low,
+        "high": diff.high,
+        "confidence": CONFIDENCE,
+        "agreement": counts._asdict(),
+        "verdict": comparison.verdict,
+        "worse": diff.worse,
+        "usage": comparison.a.usage.as_dict(),
+        "seconds": round(seconds, 3),
+    }
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)

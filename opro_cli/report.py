@@ -1,0 +1,125 @@
+"""`opro report`: what an optimisation did, read back from the artifact's history.
+
+`history_rows` flattens the history into one row per scored candidate (the seed prompt is step 0);
+`curve` gives the per-step series the terminal sparkline and the SVG chart (charts.py) both draw.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from .artifact import Artifact
+from .progress import pct
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One scored prompt: at step 0 the seed prompt, then each candidate of each step."""
+
+    step: int
+    epoch: int
+    instructions: str
+    shots: int
+    score: float | None  # None: the step scored no new candidate
+    best_so_far: float
+    new_best: bool
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Per step (0 = seed prompt): best validation score so far, every candidate's score, the batch reward."""
+
+    steps: list[int]
+    best: list[float]
+    candidates: list[tuple[int, float, str]]  # (step, score, instructions)
+    batch_rewards: list[tuple[int, float]]
+
+
+def history_rows(artifact: Artifact) -> list[HistoryRow]:
+    seed_instructions = artifact.task_spec().prompt.instructions
+    best = artifact.scores.seed_validation
+    rows = [HistoryRow(0, 0, seed_instructions, 0, best, best, False)]
+    for record in artifact.history:
+        if not record.candidates:
+            rows.append(HistoryRow(record.step, record.epoch, "", 0, None, record.best_score, False))
+        improved = record.best_score > best
+        for candidate in record.candidates:
+            new_best = improved and candidate.score == record.best_score
+            improved = improved and not new_best  # mark only the first of equal winners
+            rows.append(
+                HistoryRow(record.step, record.epoch, candidate.prompt.instructions, len(candidate.prompt.shots),
+                           candidate.score, record.best_score, new_best)
+            )
+        best = record.best_score
+    return rows
+
+
+def curve(artifact: Artifact) -> Curve:
+    seed = artifact.scores.seed_validation
+    steps, best = [0], [seed]
+    candidates = [(0, seed, artifact.task_spec().prompt.instructions)]
+    batch = []
+    for record in artifact.history:
+        steps.append(record.step)
+        best.append(record.best_score)
+        batch.append((record.step, record.batch_reward))
+        candidates.extend((record.step, c.score, c.prompt.instructions) for c in record.candidates)
+    return Curve(steps, best, candidates, batch)
+
+
+def sparkline(values: list[float], max_chars: int = 60) -> str:
+    """Scores as block characters on a fixed 0-1 scale, so 100% always looks full; long series are squeezed
+    into `max_chars` by taking the highest value of each stretch."""
+    if len(values) > max_chars:
+        size = -(-len(values) // max_chars)
+        values = [max(values[i : i + size]) for i in range(0, len(values), size)]
+    return "".join(SPARKS[round(max(0.0, min(1.0, v)) * (len(SPARKS) - 1))] for v in values)
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def shorten(text: str, width: int) -> str:
+    """One line of at most `width` characters; control characters (a model may write escape sequences) go."""
+    text = " ".join(_CONTROL.sub("", text).split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+FIXED_COLUMNS = 42  # step, shots, score, best so far, with padding and edges
+
+
+def terminal_report(artifact: Artifact, width: int = 60, console_width: int = 80) -> Group:
+    """The history table and the score curves, as rich renderables: one line per candidate, the instructions cut
+    to fit `console_width` (and at most `width` characters)."""
+    instructions_width = max(12, min(width, console_width - FIXED_COLUMNS))
+    table = Table(title=Text(f"opro report: {artifact.task}"), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("step", justify="right", no_wrap=True)
+    table.add_column("candidate instructions", no_wrap=True, width=instructions_width)
+    table.add_column("shots", justify="right", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("best so far", justify="right", no_wrap=True)
+    for row in history_rows(artifact):
+        text = row.instructions or "(no new candidate)"
+        score = pct(row.score) + (" *" if row.new_best else "  ")
+        table.add_row("seed" if row.step == 0 else str(row.step), Text(shorten(text, instructions_width)),
+                      str(row.shots), score, pct(row.best_so_far),
+                      style="bold" if row.new_best else None)
+    data = curve(artifact)
+    room = max(10, console_width - 50)
+    lines = Text()
+    lines.append(f"best so far   {sparkline(data.best, room)}  {pct(data.best[0])} -> {pct(data.best[-1])}")
+    if data.batch_rewards:
+        rewards = [r for _, r in data.batch_rewards]
+        # One column to the right: batch rewards start at step 1, the best-so-far line at step 0.
+        lines.append(f"\nbatch reward   {sparkline(rewards, room)}  (training batches, steps 1-{len(rewards)})")
+    lines.append(f"\n{len(artifact.history)} steps, stopped: {artifact.run.stopped}; seed = the spec's seed prompt, "
+                 "* = new best")
+    return Group(table, Text(""), lines)
