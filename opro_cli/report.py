@@ -75,6 +75,13 @@ def curve(artifact: Artifact) -> Curve:
     return Curve(steps, best, candidates, batch)
 
 
+def proposals_line(artifact: Artifact) -> str:
+    """How many new instructions the optimizer model wrote in a usable form: 0 means only the shots changed."""
+    asked = sum(record.proposals for record in artifact.history)
+    kept = sum(record.proposals_kept for record in artifact.history)
+    return f"new instructions: {kept} of {asked} proposals usable"
+
+
 def sparkline(values: list[float], max_chars: int = 60) -> str:
     """Scores as block characters on a fixed 0-1 scale, so 100% always looks full; long series are squeezed
     into `max_chars` by taking the highest value of each stretch."""
@@ -120,6 +127,7 @@ def terminal_report(artifact: Artifact, width: int = 60, console_width: int = 80
         rewards = [r for _, r in data.batch_rewards]
         # One column to the right: batch rewards start at step 1, the best-so-far line at step 0.
         lines.append(f"\nbatch reward   {sparkline(rewards, room)}  (training batches, steps 1-{len(rewards)})")
+    lines.append(f"\n{proposals_line(artifact)}")
     lines.append(f"\n{len(artifact.history)} steps, stopped: {artifact.run.stopped}; seed = the spec's seed prompt, "
                  "* = new best")
     return Group(table, Text(""), lines)

@@ -75,6 +75,9 @@ def test_terminal_report_has_the_table_and_the_sparkline(optimised):
     assert " seed   Classify the sentiment of the review." in out
     assert f"best so far   {sparkline([0.0] + [r.best_score for r in artifact.history])}" in out
     assert "0.0% -> 100.0%" in out and "* = new best" in out and "100.0% *" in out
+    asked = sum(r.proposals for r in artifact.history)
+    kept = sum(r.proposals_kept for r in artifact.history)
+    assert f"new instructions: {kept} of {asked} proposals usable" in out
 
 
 def test_no_color_report_has_no_escape_sequences(optimised):
