@@ -21,7 +21,7 @@ from .files import write_atomic
 from .jobs import EvalResult
 from .optimizer import Prediction
 from .results import write_results_jsonl
-from .stats import CONFIDENCE
+from .stats import CONFIDENCE, PairedDifference
 
 FILE_FORMATS = ("json", "junit", "jsonl")
 _SUFFIXES = {".xml": "junit", ".json": "json"}
@@ -39,11 +39,11 @@ def file_format(path: Path, requested: str | None) -> str:
 
 
 def points(value: float) -> str:
-    """A score difference in percentage points, signed: '+7.5'."""
-    return f"{value * 100:+.1f}"
+    """A score difference in percentage points, signed: '+7.5' (never '-0.0')."""
+    return f"{round(value * 100, 1) + 0.0:+.1f}"
 
 
-def interval_text(difference: Any) -> str:
+def interval_text(difference: PairedDifference) -> str:
     """'+7.5 points (95% CI +2.5 to +12.5)'."""
     mean, low, high = difference
     return f"{points(mean)} points ({CONFIDENCE:.0%} CI {points(low)} to {points(high)})"
@@ -184,7 +184,7 @@ def baseline_summary(comparison: Comparison) -> dict[str, Any]:
         "low": diff.low,
         "high": diff.high,
         "confidence": CONFIDENCE,
-        "verdict": {"b is better": "better", "b is worse": "worse"}.get(comparison.verdict, "no significant difference"),
+        "verdict": "better" if diff.better else "worse" if diff.worse else "no significant difference",
     }
 
 
