@@ -98,23 +98,45 @@ def observe_batch(
 ) -> tuple[OptimizerState, tuple[Shot, ...], int]:
     """Keep the best predictions and draw the next shots; returns (state, shots, shots taken from predictions)."""
     pool = _best_predictions(state.predictions, batch, settings.k_best)
-    correct = [p for p in pool if p.reward >= 1.0]
-    drawn = rng.sample(correct, min(settings.k, len(correct)))
+    drawn = _draw_balanced([p for p in pool if p.reward >= 1.0], settings.k, rng)
     shots = [Shot(inputs=p.inputs, answer=p.expected, fields=p.fields) for p in drawn]
     taken = {tuple(sorted(s.inputs.items())) for s in shots}
     spares = [p for p in batch if tuple(sorted(p.inputs.items())) not in taken]
-    for p in rng.sample(spares, min(settings.k - len(shots), len(spares))):
-        shots.append(Shot(inputs=p.inputs, answer=p.expected))
+    shots += [Shot(inputs=p.inputs, answer=p.expected) for p in _draw_balanced(spares, settings.k - len(shots), rng)]
+    rng.shuffle(shots)
     return state.model_copy(update={"predictions": pool}), tuple(shots), len(drawn)
 
 
+def _draw_balanced(predictions: list[Prediction], k: int, rng: random.Random) -> list[Prediction]:
+    """k at random, spread over the distinct expected answers: shots that all say "positive" teach a small
+    model to say "positive" to everything. With free-text answers (all distinct) this is a plain sample."""
+    groups: dict[str, list[Prediction]] = {}
+    for p in predictions:
+        groups.setdefault(p.expected, []).append(p)
+    for members in groups.values():
+        rng.shuffle(members)
+    order = sorted(groups)
+    rng.shuffle(order)
+    drawn: list[Prediction] = []
+    while len(drawn) < k and any(groups.values()):
+        for answer in order:
+            if groups[answer] and len(drawn) < k:
+                drawn.append(groups[answer].pop())
+    return drawn
+
+
 def _best_predictions(kept: list[Prediction], batch: list[Prediction], k_best: int) -> list[Prediction]:
-    """Highest reward first; among equals the newest first, so the pool keeps moving; one entry per input."""
+    """Highest reward first; among equals the answers take turns (so every label keeps examples) and the
+    newest come first (so the pool keeps moving); one entry per input."""
     merged: dict[tuple[tuple[str, str], ...], Prediction] = {}
     for p in [*batch, *kept]:
         merged.setdefault(tuple(sorted(p.inputs.items())), p)
-    ranked = sorted(merged.values(), key=lambda p: -p.reward)
-    return ranked[:k_best]
+    turns: dict[tuple[float, str], int] = {}
+    ranked = []
+    for p in sorted(merged.values(), key=lambda p: -p.reward):
+        turn = turns[(p.reward, p.expected)] = turns.get((p.reward, p.expected), -1) + 1
+        ranked.append((-p.reward, turn, len(ranked), p))
+    return [p for *_, p in sorted(ranked, key=lambda r: r[:3])][:k_best]
 
 
 def meta_prompt(

@@ -106,8 +106,11 @@ class Trainer:
             await self._start(resume)
             await self._train()
         except BudgetExhausted as exc:
-            if self.state is None:
-                raise
+            if self.state is None:  # nothing scored, nothing to write: not a success
+                raise InputError(
+                    f"{exc} before the seed prompt was scored (that takes {len(self.split.validation)} calls); "
+                    "nothing written"
+                ) from None
             return RunResult(self.state, "budget", str(exc), self.started_at, _now())
         assert self.state is not None
         return RunResult(self.state, "completed", "", self.started_at, _now())
@@ -152,7 +155,9 @@ class Trainer:
         proposals = await self._propose(state, exemplars)
         state, prompts = candidate_prompts(state, proposals, shots)
         self._report("scoring candidates", epoch=epoch, total=len(prompts) * len(self.split.validation))
-        scores = await gather_all(self._validate(prompt) for prompt in prompts)
+        # One prompt at a time (its examples still run concurrently): calls sharing a prefix run back to
+        # back, which is what prefix caches (llama.cpp's KV cache, hosted prompt caches) reward.
+        scores = [await self._validate(prompt) for prompt in prompts]
         scored = [Candidate(prompt=p, score=s, step=state.step + 1) for p, s in zip(prompts, scores)]
         self.state = record_scores(
             state,

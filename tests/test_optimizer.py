@@ -106,3 +106,11 @@ def test_best_scored_prompt_wins_and_unscored_proposals_never_do():
 def test_state_round_trips_through_json():
     s = state()
     assert type(s).model_validate_json(s.model_dump_json()) == s
+
+
+def test_shots_are_spread_over_the_answers():
+    batch = [Prediction(inputs={"x": f"in {i}"}, expected="yes" if i < 6 else "no", raw="", answer="", reward=1.0)
+             for i in range(8)]
+    for seed in range(10):
+        _, shots, _ = observe_batch(state(), batch, SETTINGS, step_rng(seed, 1))
+        assert sorted(s.answer for s in shots) == ["no", "yes"]
