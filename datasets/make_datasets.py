@@ -52,10 +52,30 @@ FILL = {
 }
 
 
+# Harder shapes: a concession then the verdict ("X was dull, but overall ..."), and negated praise or blame.
+CONCESSIONS = {"positive": ["I expected to hate it", "The first half dragged", "Some scenes were clumsy",
+                             "The trailer looked cheap"],
+               "negative": ["The acting was fine", "It looked gorgeous", "The cast was famous",
+                            "The first act was promising"]}
+VERDICTS = {"positive": ["it won me over completely", "I left the cinema smiling", "I would happily watch it again",
+                         "it is a little gem", "it ended up moving me"],
+            "negative": ["it fell apart badly", "I was bored within minutes", "I regret buying the ticket",
+                         "it is instantly forgettable", "it never came together"]}
+NEGATED = {"positive": ["was not bad at all", "was far from boring", "never felt dull for a second",
+                        "was not the disaster I feared"],
+           "negative": ["was not good at all", "was far from funny", "never felt exciting", "was not worth the hype"]}
+
+
 def review(rng: random.Random) -> dict[str, str]:
     label = rng.choice(["positive", "negative"])
-    predicate = rng.choice(POSITIVE if label == "positive" else NEGATIVE)
-    return {"review": f"{rng.choice(SUBJECTS)} {predicate}.{rng.choice(TAILS)}", "sentiment": label}
+    shape = rng.random()
+    if shape < 0.45:
+        text = f"{rng.choice(SUBJECTS)} {rng.choice(POSITIVE if label == 'positive' else NEGATIVE)}.{rng.choice(TAILS)}"
+    elif shape < 0.75:
+        text = f"{rng.choice(CONCESSIONS[label])}, but {rng.choice(VERDICTS[label])}."
+    else:
+        text = f"{rng.choice(SUBJECTS)} {rng.choice(NEGATED[label])}.{rng.choice(TAILS)}"
+    return {"review": text, "sentiment": label}
 
 
 def headline(rng: random.Random) -> dict[str, str]:
