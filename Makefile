@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/opro optimize configs/sentiment.yaml --data datasets/sentiment_train.jsonl -o runs/sentiment.json
-	$(BIN)/opro eval runs/sentiment.json --data datasets/sentiment_test.jsonl --baseline
+	$(BIN)/opro optimize configs/topic.yaml --data datasets/topic_train.jsonl -o runs/topic.json
+	$(BIN)/opro eval runs/topic.json --data datasets/topic_test.jsonl --baseline
 
 test: $(STAMP)
 	$(BIN)/pytest -q

@@ -27,10 +27,14 @@ SCHEMA_VERSION = 1
 
 
 class FormatRecord(BaseModel):
+    """How answers are asked for. `structured` is the best prompt's mode; `seed_structured` the mode the seed
+    prompt was scored in (they differ when the optimiser found that the other mode scores higher)."""
+
     type: str
     choices: list[str]
     fields: dict[str, str]
     structured: bool
+    seed_structured: bool | None = None
 
 
 class Scores(BaseModel):
@@ -76,9 +80,11 @@ class Artifact(BaseModel):
     def task_spec(self) -> TaskSpec:
         return TaskSpec.model_validate(self.spec)
 
-    def format(self) -> AnswerFormat:
+    def format(self, seed: bool = False) -> AnswerFormat:
+        """The answer format of the best prompt, or with `seed` the one the seed prompt was scored with."""
         record = self.answer_format
-        return AnswerFormat(record.type, tuple(record.choices), dict(record.fields), record.structured)
+        structured = record.seed_structured if seed and record.seed_structured is not None else record.structured
+        return AnswerFormat(record.type, tuple(record.choices), dict(record.fields), structured)
 
     def reproducible_part(self) -> dict[str, Any]:
         """What must be identical between two runs of the same spec, data and seed."""

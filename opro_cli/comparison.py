@@ -53,7 +53,7 @@ def seed_prompt(artifact: Artifact) -> Prompt:
 
 def score_baseline(artifact: Artifact, data: Path, model: str | None, lm: LM) -> EvalResult:
     """The seed prompt on the same data, model and answer format as the artifact's own evaluation."""
-    return evaluate_prompt(artifact.task_spec(), seed_prompt(artifact), data, artifact, model, lm=lm)
+    return evaluate_prompt(artifact.task_spec(), seed_prompt(artifact), data, artifact, model, lm=lm, seed_format=True)
 
 
 class CompareJob:

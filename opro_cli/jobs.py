@@ -92,7 +92,13 @@ def build_artifact(trainer: Trainer, result: RunResult, data: Dataset, validatio
         task=spec.name,
         instructions=state.best.prompt.instructions,
         shots=list(state.best.prompt.shots),
-        answer_format=FormatRecord(type=fmt.type, choices=list(fmt.choices), fields=fmt.fields, structured=fmt.structured),
+        answer_format=FormatRecord(
+            type=fmt.type,
+            choices=list(fmt.choices),
+            fields=fmt.fields,
+            structured=state.best.structured,
+            seed_structured=trainer.modes[0],
+        ),
         scores=Scores(seed_validation=state.seed_score, best_validation=state.best.score),
         history=state.history,
         spec=public_spec(spec),
@@ -137,13 +143,15 @@ def evaluate_prompt(
     options: CallOptions | None = None,
     on_done: Callable[[Prediction], None] | None = None,
     lm: LM | None = None,
+    seed_format: bool = False,
 ) -> EvalResult:
     """Score a prompt on a data file. With an artifact, the answer format it was optimised with is reused,
-    unless another model is asked for, whose format (schema or not) is resolved afresh."""
+    unless another model is asked for, whose format (schema or not) is resolved afresh. `seed_format` takes the
+    format the artifact's seed prompt was scored with (for baselines)."""
     data = load_dataset(data_path, spec)
     target = spec.model if model is None else ModelConfig.model_validate({**spec.model.model_dump(), "name": model})
     if fmt_source is not None and model is None:
-        fmt = fmt_source.format()
+        fmt = fmt_source.format(seed=seed_format)
     else:
         choices = list(fmt_source.answer_format.choices) if fmt_source else [e.expected for e in data.examples]
         fmt = resolve_format(spec, target, choices)

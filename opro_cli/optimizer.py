@@ -40,11 +40,17 @@ class Prediction(BaseModel):
 
 
 class Candidate(BaseModel):
+    """A prompt with its validation score; `structured` says whether the answer was asked for by schema."""
+
     model_config = ConfigDict(frozen=True)
 
     prompt: Prompt
     score: float
     step: int
+    structured: bool = False
+
+    def key(self) -> tuple[object, ...]:
+        return (*self.prompt.key(), self.structured)
 
 
 class StepRecord(BaseModel):
@@ -65,8 +71,7 @@ class OptimizerState(BaseModel):
     """Everything the next step needs; checkpointed after each step, so it stays small (lists are trimmed)."""
 
     step: int = 0
-    current: Prompt
-    best: Candidate
+    best: Candidate  # also the prompt the next batch runs with
     seed_score: float
     predictions: list[Prediction] = Field(default_factory=list)
     candidates: list[Candidate] = Field(default_factory=list)
@@ -74,14 +79,17 @@ class OptimizerState(BaseModel):
     history: list[StepRecord] = Field(default_factory=list)
 
 
-def initial_state(seed_prompt: Prompt, seed_score: float) -> OptimizerState:
-    seed = Candidate(prompt=seed_prompt, score=seed_score, step=0)
+def initial_state(seeds: list[Candidate]) -> OptimizerState:
+    """Start from the seed prompt, scored in one or more output modes; the first is the reported seed score."""
+    best = seeds[0]
+    for seed in seeds[1:]:
+        if seed.score > best.score:
+            best = seed
     return OptimizerState(
-        current=seed_prompt,
-        best=seed,
-        seed_score=seed_score,
-        candidates=[seed],
-        seen_instructions=[_norm(seed_prompt.instructions)],
+        best=best,
+        seed_score=seeds[0].score,
+        candidates=list(seeds),
+        seen_instructions=[_norm(seeds[0].prompt.instructions)],
     )
 
 
@@ -179,18 +187,23 @@ def parse_proposal(text: str, max_chars: int) -> str | None:
 
 
 def candidate_prompts(
-    state: OptimizerState, proposals: list[str | None], shots: tuple[Shot, ...]
-) -> tuple[OptimizerState, list[Prompt]]:
-    """Best instructions with the new shots, then each new, unseen proposal with the same shots."""
+    state: OptimizerState,
+    proposals: list[str | None],
+    shots: tuple[Shot, ...],
+    modes: tuple[bool, ...] = (),
+) -> tuple[OptimizerState, list[tuple[Prompt, bool]]]:
+    """(prompt, structured) pairs to score: the best instructions with the new shots in every output mode
+    still open, then each new, unseen proposal with the same shots in the best prompt's mode."""
     seen = list(state.seen_instructions)
-    prompts = [Prompt(instructions=state.best.prompt.instructions, shots=shots)]
+    best = state.best
+    pairs = [(Prompt(instructions=best.prompt.instructions, shots=shots), mode) for mode in modes or (best.structured,)]
     for proposal in proposals:
         if proposal is None or _norm(proposal) in seen:
             continue
         seen.append(_norm(proposal))
-        prompts.append(Prompt(instructions=proposal, shots=shots))
-    scored = {c.prompt.key() for c in state.candidates} | {state.best.prompt.key()}
-    fresh = [p for p in prompts if p.key() not in scored]
+        pairs.append((Prompt(instructions=proposal, shots=shots), best.structured))
+    scored = {c.key() for c in state.candidates} | {best.key()}
+    fresh = [(p, mode) for p, mode in pairs if (*p.key(), mode) not in scored]
     return state.model_copy(update={"seen_instructions": seen}), fresh
 
 
@@ -225,7 +238,6 @@ def record_scores(
         update={
             "step": state.step + 1,
             "best": best,
-            "current": best.prompt,
             "candidates": pool,
             "history": [*state.history, record],
         }

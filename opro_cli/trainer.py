@@ -16,7 +16,7 @@ from . import checkpoint
 from .answers import AnswerFormat
 from .data import Dataset, Example
 from .errors import BudgetExhausted, InputError
-from .evaluate import TaskRunner, gather_all, mean_reward
+from .evaluate import TaskRunner, gather_all, mean_reward, output_modes
 from .lm import LM
 from .optimizer import (
     Candidate,
@@ -96,6 +96,10 @@ class Trainer:
         return self.runner.lm
 
     @property
+    def modes(self) -> tuple[bool, ...]:
+        return output_modes(self.spec, self.runner.fmt)
+
+    @property
     def total_steps(self) -> int:
         batches = -(-len(self.split.train) // self.spec.optimizer.batch_size)
         return batches * self.spec.optimizer.epochs
@@ -124,9 +128,12 @@ class Trainer:
                 setattr(self.lm.usage, name, type(getattr(self.lm.usage, name))(value))
             return
         seed_prompt = Prompt(instructions=self.spec.prompt.instructions)
-        self._report("scoring the seed prompt", total=len(self.split.validation))
-        score = await self._validate(seed_prompt)
-        self.state = initial_state(seed_prompt, score)
+        seeds = []
+        for mode in self.modes:
+            self._report("scoring the seed prompt", total=len(self.split.validation))
+            score = await self._validate(seed_prompt, mode)
+            seeds.append(Candidate(prompt=seed_prompt, score=score, step=0, structured=mode))
+        self.state = initial_state(seeds)
         self._save()
 
     async def _train(self) -> None:
@@ -148,17 +155,20 @@ class Trainer:
         settings = self.spec.optimizer
         rng = step_rng(settings.seed, self.state.step + 1)
         self._report("running the batch", epoch=epoch, total=len(batch))
-        predictions = await self.runner.predict(self.state.current, batch, self._tick)
+        best = self.state.best
+        predictions = await self.runner.predict(best.prompt, batch, self._tick, best.structured)
         state, shots, from_predictions = observe_batch(self.state, predictions, settings, rng)
         exemplars = rng.sample(predictions, min(settings.meta_examples, len(predictions)))
         self._report("proposing instructions", epoch=epoch, batch_reward=mean_reward(predictions))
         proposals = await self._propose(state, exemplars)
-        state, prompts = candidate_prompts(state, proposals, shots)
-        self._report("scoring candidates", epoch=epoch, total=len(prompts) * len(self.split.validation))
+        state, pairs = candidate_prompts(state, proposals, shots, self.modes)
+        self._report("scoring candidates", epoch=epoch, total=len(pairs) * len(self.split.validation))
         # One prompt at a time (its examples still run concurrently): calls sharing a prefix run back to
         # back, which is what prefix caches (llama.cpp's KV cache, hosted prompt caches) reward.
-        scores = [await self._validate(prompt) for prompt in prompts]
-        scored = [Candidate(prompt=p, score=s, step=state.step + 1) for p, s in zip(prompts, scores)]
+        scored = [
+            Candidate(prompt=prompt, score=await self._validate(prompt, mode), step=state.step + 1, structured=mode)
+            for prompt, mode in pairs
+        ]
         self.state = record_scores(
             state,
             scored,
@@ -185,8 +195,8 @@ class Trainer:
         )
         return [parse_proposal(reply.text, settings.max_instruction_chars) for reply in replies]
 
-    async def _validate(self, prompt: Prompt) -> float:
-        return mean_reward(await self.runner.predict(prompt, self.split.validation, self._tick))
+    async def _validate(self, prompt: Prompt, structured: bool) -> float:
+        return mean_reward(await self.runner.predict(prompt, self.split.validation, self._tick, structured))
 
     def _save(self) -> None:
         if self.checkpoint_file is not None and self.state is not None:

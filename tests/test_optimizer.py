@@ -11,7 +11,7 @@ from opro_cli.optimizer import (
     record_scores,
     step_rng,
 )
-from opro_cli.prompt import Prompt
+from opro_cli.prompt import Prompt, Shot
 from opro_cli.spec import OptimizerSpec
 
 SETTINGS = OptimizerSpec(k=2, k_best=4)
@@ -22,7 +22,7 @@ def prediction(i: int, reward: float) -> Prediction:
 
 
 def state():
-    return initial_state(Prompt(instructions="Do the task."), seed_score=0.25)
+    return initial_state([Candidate(prompt=Prompt(instructions="Do the task."), score=0.25, step=0)])
 
 
 def test_shots_come_only_from_correct_predictions():
@@ -82,18 +82,18 @@ def test_proposals_are_parsed_defensively():
 
 def test_candidates_are_deduplicated_against_everything_seen():
     s = state()
-    new, prompts = candidate_prompts(s, ["Do the task.", "  do THE task. ", "Something new.", None, "Something new."], ())
-    assert [p.instructions for p in prompts] == ["Something new."]  # the seed prompt itself was scored already
+    new, pairs = candidate_prompts(s, ["Do the task.", "  do THE task. ", "Something new.", None, "Something new."], ())
+    assert [p.instructions for p, _ in pairs] == ["Something new."]  # the seed prompt itself was scored already
     assert "something new." in new.seen_instructions
 
 
 def test_best_scored_prompt_wins_and_unscored_proposals_never_do():
     s = state()
-    s, prompts = candidate_prompts(s, ["Better.", "Worse."], ())
-    scored = [Candidate(prompt=p, score=score, step=1) for p, score in zip(prompts, [0.75, 0.0])]
+    s, pairs = candidate_prompts(s, ["Better.", "Worse."], ())
+    scored = [Candidate(prompt=p, score=score, step=1) for (p, _), score in zip(pairs, [0.75, 0.0])]
     s = record_scores(s, scored, epoch=0, batch=[prediction(0, 1.0)], shots_from_predictions=1,
                       proposals=["Better.", "Worse."], k_best=2)
-    assert s.best.prompt.instructions == "Better." and s.current == s.best.prompt
+    assert s.best.prompt.instructions == "Better."
     assert [c.score for c in s.candidates] == [0.75, 0.25]  # trimmed to k_best, best first
     record = s.history[-1]
     assert (record.step, record.batch_reward, record.best_score, record.proposals_kept) == (1, 1.0, 0.75, 2)
@@ -114,3 +114,19 @@ def test_shots_are_spread_over_the_answers():
     for seed in range(10):
         _, shots, _ = observe_batch(state(), batch, SETTINGS, step_rng(seed, 1))
         assert sorted(s.answer for s in shots) == ["no", "yes"]
+
+
+def test_seed_scored_in_two_output_modes_keeps_the_first_as_the_reported_seed_score():
+    prompt = Prompt(instructions="Do the task.")
+    s = initial_state([Candidate(prompt=prompt, score=0.5, step=0, structured=True),
+                       Candidate(prompt=prompt, score=0.75, step=0, structured=False)])
+    assert s.seed_score == 0.5 and s.best.score == 0.75 and s.best.structured is False
+
+
+def test_best_instructions_are_retried_with_new_shots_in_every_open_output_mode():
+    s = state()
+    shot = Shot(inputs={"x": "a"}, answer="b")
+    _, pairs = candidate_prompts(s, ["New one."], (shot,), modes=(True, False))
+    assert [(p.instructions, mode) for p, mode in pairs] == [
+        ("Do the task.", True), ("Do the task.", False), ("New one.", False)  # proposals use the best's mode
+    ]
