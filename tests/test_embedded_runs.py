@@ -1,0 +1,52 @@
+"""The real embedded model (SmolLM2-135M via llama.cpp) end to end: a short optimise on a shipped example,
+and label-set answers that are always one of the labels. Needs the `local` extra."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from opro_cli.artifact import load_artifact
+from opro_cli.cli import app
+from opro_cli.jobs import CallOptions, evaluate_prompt
+from opro_cli.prompt import Prompt
+from opro_cli.spec import load_spec
+
+pytest.importorskip("llama_cpp")
+pytestmark = pytest.mark.local_model
+
+ROOT = Path(__file__).parent.parent
+
+
+def shrink(tmp_path: Path, config: str, data: str, lines: int, **optimizer: int) -> tuple[Path, Path]:
+    """A shipped spec and the head of its data file, made small enough for CI."""
+    raw = yaml.safe_load((ROOT / "configs" / config).read_text())
+    raw["optimizer"].update(optimizer)
+    spec = tmp_path / config
+    spec.write_text(yaml.safe_dump(raw))
+    subset = tmp_path / data
+    subset.write_text("".join((ROOT / "datasets" / data).read_text().splitlines(keepends=True)[:lines]))
+    return spec, subset
+
+
+def test_short_optimize_on_a_shipped_example_writes_an_artifact(tmp_path):
+    spec, train = shrink(tmp_path, "topic.yaml", "topic_train.jsonl", 18, validation_size=6, batch_size=6, candidates=1)
+    out = tmp_path / "best.json"
+    result = CliRunner().invoke(app, ["optimize", str(spec), "--data", str(train), "-o", str(out),
+                                      "--cache-dir", str(tmp_path / "cache"), "-q"])
+    assert result.exit_code == 0, result.output
+    artifact = load_artifact(out)
+    assert len(artifact.history) == 2 and artifact.run.usage["calls"] > 0
+    assert artifact.scores.best_validation >= artifact.scores.seed_validation
+    assert artifact.models["model"] == "local/smollm2" and "llama-cpp-python" in artifact.versions
+
+
+def test_label_set_answers_are_always_labels():
+    spec = load_spec(ROOT / "configs" / "topic_labels.yaml")
+    test_file = ROOT / "datasets" / "topic_test.jsonl"
+    result = evaluate_prompt(spec, Prompt(instructions=spec.prompt.instructions), test_file, options=CallOptions(cache=False))
+    choices = set(spec.answer.choices)
+    assert len(result.predictions) == 60
+    assert all(p.answer in choices and p.error is None for p in result.predictions)
+    assert {p.answer for p in result.predictions} != {next(iter(choices))}  # not one label for everything
