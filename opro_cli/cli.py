@@ -58,7 +58,8 @@ def user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except OproError as exc:
-            err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+            line = "".join(ch if ch.isprintable() else " " for ch in str(exc))  # one line, no escape codes
+            err.print(f"error: {line}", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted", highlight=False)
@@ -68,8 +69,8 @@ def user_errors(command: F) -> F:
 
 
 CacheOpt = typer.Option(True, "--cache/--no-cache", help="Reuse LM responses from the on-disk cache.")
-CacheDirOpt = typer.Option(None, "--cache-dir", help="Cache directory [default: $OPRO_CACHE_DIR or ~/.cache/opro-cli].")
-ConcurrencyOpt = typer.Option(None, "--concurrency", "-j", min=1, help="Concurrent LM calls [default: the spec's].")
+CacheDirOpt = typer.Option(None, "--cache-dir", help="Cache directory (default: $OPRO_CACHE_DIR, else ~/.cache/opro-cli).")
+ConcurrencyOpt = typer.Option(None, "--concurrency", "-j", min=1, help="Concurrent LM calls (default: the spec's optimizer.concurrency).")
 RetriesOpt = typer.Option(7, "--retries", min=0, help="Retries of a transient provider failure (429, 5xx, timeout).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No live display, only the final summary (for CI logs).")
 

@@ -8,11 +8,13 @@ from pathlib import Path
 
 
 def write_atomic(path: str | Path, text: str) -> None:
-    """Write to a temp file in the same directory, fsync, then rename over the target."""
+    """Write to a temp file in the same directory, fsync, then rename over the target. The file gets the
+    usual permissions (0666 minus the umask), not mkstemp's owner-only ones: artifacts are meant to be shared."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -21,3 +23,9 @@ def write_atomic(path: str | Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
