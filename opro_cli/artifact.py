@@ -54,7 +54,7 @@ class RunRecord(BaseModel):
     finished_at: str
     stopped: str
     message: str = ""
-    usage: dict[str, float]
+    usage: dict[str, int | float]
 
 
 class Artifact(BaseModel):
