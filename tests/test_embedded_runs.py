@@ -42,11 +42,11 @@ def test_short_optimize_on_a_shipped_example_writes_an_artifact(tmp_path):
     assert artifact.models["model"] == "local/smollm2" and "llama-cpp-python" in artifact.versions
 
 
-def test_label_set_answers_are_always_labels():
-    spec = load_spec(ROOT / "configs" / "topic_labels.yaml")
-    test_file = ROOT / "datasets" / "topic_test.jsonl"
+def test_label_set_answers_are_always_labels(tmp_path):
+    spec_path, test_file = shrink(tmp_path, "topic_labels.yaml", "topic_test.jsonl", 24)
+    spec = load_spec(spec_path)
     result = evaluate_prompt(spec, Prompt(instructions=spec.prompt.instructions), test_file, options=CallOptions(cache=False))
     choices = set(spec.answer.choices)
-    assert len(result.predictions) == 60
+    assert len(result.predictions) == 24
     assert all(p.answer in choices and p.error is None for p in result.predictions)
     assert {p.answer for p in result.predictions} != {next(iter(choices))}  # not one label for everything
