@@ -72,7 +72,7 @@ class Display:
         grid.add_column()
         grid.add_row(self.title, p.phase if p else "starting")
         if p is not None and p.total_steps:
-            grid.add_row("step", f"{p.step}/{p.total_steps}  (epoch {p.epoch + 1})")
+            grid.add_row("steps done", f"{p.step}/{p.total_steps}  (epoch {p.epoch + 1})")
             grid.add_row("batch reward", pct(p.batch_reward))
             grid.add_row("best validation", f"{pct(p.best_score)}  (seed prompt {pct(p.seed_score)})")
         grid.add_row("LM calls", f"{u.calls} sent, {u.cached_calls} cached, {u.retries} retried")
