@@ -9,6 +9,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from .errors import InputError
+
 SCHEMA_VERSION = 1
 
 
@@ -32,29 +34,52 @@ def cache_key(model: str, messages: list[dict[str, str]], params: dict[str, Any]
 
 
 class ResponseCache:
-    """One SQLite file, readable by its owner only; safe to share between processes (WAL)."""
+    """One SQLite file, readable by its owner only; safe to share between processes (WAL).
+
+    SQLite gives its -wal and -shm files the database file's permissions, so they are private too."""
 
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = directory / "responses.sqlite3"
-        fresh = not self.path.exists()
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        if fresh:
-            os.chmod(self.path, 0o600)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL)"
-        )
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _create_private(self.path)
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL)"
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise _unusable(self.path, exc) from None
 
     def get(self, key: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        try:
+            row = self._db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
+            return json.loads(row[0]) if row else None
+        except (sqlite3.Error, ValueError) as exc:
+            raise _unusable(self.path, exc) from None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO responses (key, value, created) VALUES (?, ?, julianday('now'))",
-            (key, json.dumps(value)),
-        )
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO responses (key, value, created) VALUES (?, ?, julianday('now'))",
+                (key, json.dumps(value)),
+            )
+        except sqlite3.Error as exc:
+            raise _unusable(self.path, exc) from None
 
     def close(self) -> None:
         self._db.close()
+
+
+def _create_private(path: Path) -> None:
+    """Create the file with mode 0600 from the start (no window where others can read it); tighten an
+    existing one that is group- or world-readable."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+
+
+def _unusable(path: Path, exc: Exception) -> InputError:
+    return InputError(f"{path}: cannot use the response cache ({exc}); delete it, or use --cache-dir or --no-cache")

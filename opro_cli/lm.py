@@ -10,18 +10,14 @@ import asyncio
 import logging
 import os
 import random
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .cache import ResponseCache, cache_key
-from .errors import BudgetExhausted, InputError, OproError, ProviderError
+from .errors import BudgetExhausted, InputError, ProviderError
+from .provider_errors import ProviderUnavailable, describe, is_transient, refusal, retry_after
 from .spec import ModelConfig
-
-
-class ProviderUnavailable(ProviderError):
-    """Transient failures outlasted every retry; the run stops with its work checkpointed."""
 
 
 @dataclass
@@ -55,10 +51,27 @@ class Budget:
     max_cost: float | None = None
 
 
+def _base_delay_from_env() -> float:
+    """$OPRO_RETRY_BASE_DELAY (seconds) shortens the backoff, e.g. in tests against a local fault server."""
+    raw = os.environ.get("OPRO_RETRY_BASE_DELAY")
+    if raw is None:
+        return 0.5
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 60:
+        raise InputError(f"OPRO_RETRY_BASE_DELAY={raw!r}: expected seconds between 0 and 60")
+    return value
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
+    """Attempts per call (first try included); backoff doubles from `base_delay` up to `max_delay`, with jitter.
+    A Retry-After from the provider replaces the backoff (capped at `max_delay`)."""
+
     attempts: int = 7
-    base_delay: float = 0.5
+    base_delay: float = field(default_factory=_base_delay_from_env)
     max_delay: float = 30.0
 
 
@@ -69,21 +82,29 @@ class _InFlight:
 
 
 class LM:
-    """The LM call layer shared by training, validation and evaluation of one process."""
+    """The LM call layer shared by training, validation and evaluation of one process.
+
+    Budgets are checked before every request (retries included), so `max_calls` is never exceeded; `max_cost`
+    is known only after a call returns, so calls already in flight can overshoot it by up to `concurrency - 1`.
+    """
 
     def __init__(
         self,
         cache: ResponseCache | None = None,
         concurrency: int = 4,
         budget: Budget = Budget(),
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.cache = cache
         self.budget = budget
-        self.retry = retry
+        self.retry = retry or RetryPolicy()
         self.usage = Usage()
         self.concurrency = concurrency
-        self._semaphores: dict[int, asyncio.Semaphore] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots = asyncio.Semaphore(concurrency)
+        self._first_call = asyncio.Lock()
+        self._answered: set[tuple[str, str | None]] = set()  # endpoints that answered once: calls may overlap
+        self._refused: dict[tuple[str, str | None], ProviderError] = {}  # endpoints whose first call was refused
         self._inflight = _InFlight()
         self._jitter = random.Random()
         self._litellm = _import_litellm()
@@ -108,41 +129,68 @@ class LM:
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.usage.cached_calls += 1
             return Completion(hit["text"], hit["prompt_tokens"], hit["completion_tokens"], 0.0, cached=True)
-        async with self._semaphore():
-            completion = await self._call_with_retries(model, messages, params)
+        request = {"model": model.name, "messages": messages, **params, **_connection(model)}
+        completion = await self._send(model, request)
         if self.cache is not None:
             self.cache.put(key, {k: v for k, v in asdict(completion).items() if k in ("text", "prompt_tokens", "completion_tokens")})
         return completion
 
-    async def _call_with_retries(self, model: ModelConfig, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
+    async def _send(self, model: ModelConfig, request: dict[str, Any]) -> Completion:
+        self._bind_to_loop()
+        endpoint = (model.name, model.api_base)
+        if endpoint not in self._answered:
+            async with self._first_call:
+                if endpoint not in self._answered:
+                    return await self._first_request(model, request, endpoint)
+        async with self._slots:
+            return await self._call_with_retries(model, request)
+
+    async def _first_request(self, model: ModelConfig, request: dict[str, Any], endpoint: tuple[str, str | None]) -> Completion:
+        """Until an endpoint has answered once, its calls go one at a time: a bad key, model or URL then costs
+        one request and one error, not one per concurrency slot; the calls queued behind a refusal get it too."""
+        if endpoint in self._refused:
+            refused = self._refused[endpoint]
+            raise type(refused)(*refused.args)
+        try:
+            async with self._slots:
+                completion = await self._call_with_retries(model, request)
+        except ProviderError as exc:
+            if not isinstance(exc, ProviderUnavailable):
+                self._refused[endpoint] = exc
+            raise
+        self._answered.add(endpoint)
+        return completion
+
+    def _bind_to_loop(self) -> None:
+        """Fresh primitives per event loop: one LM may serve several `asyncio.run` calls (eval, then baseline).
+        The loop itself is kept (not its id), so a new loop can never be mistaken for a dead one."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop = loop
+            self._slots = asyncio.Semaphore(self.concurrency)
+            self._first_call = asyncio.Lock()
+            loop.set_exception_handler(_quiet_cancellation_races(loop.get_exception_handler()))
+
+    async def _call_with_retries(self, model: ModelConfig, request: dict[str, Any]) -> Completion:
         litellm = self._litellm
         for attempt in range(self.retry.attempts):
             self._charge()
             try:
-                response = await self._timed(
-                    litellm.acompletion(
-                        model=model.name, messages=messages, **params, **_connection(model), num_retries=0, max_retries=0
-                    )
-                )
+                # Both retry knobs off: litellm's wrapper (num_retries) and the openai client's (max_retries, 2 by
+                # default). Each attempt here is exactly one HTTP request.
+                response = await self._timed(litellm.acompletion(**request, num_retries=0, max_retries=0))
             except Exception as exc:  # noqa: BLE001 - classified right below, re-raised as ours
-                if not _is_transient(litellm, exc):
-                    raise _permanent(model, exc) from None
+                if not is_transient(litellm, exc):
+                    raise refusal(model, exc) from None
                 if attempt + 1 == self.retry.attempts:
                     raise ProviderUnavailable(
-                        f"{model.name}: still failing after {self.retry.attempts} attempts: {_describe(exc)}"
+                        f"{model.name}: still failing after {self.retry.attempts} attempts: {describe(exc)}"
                     ) from None
                 self.usage.retries += 1
                 await asyncio.sleep(self._delay(attempt, exc))
                 continue
             return self._account(response)
         raise AssertionError("unreachable")
-
-    def _semaphore(self) -> asyncio.Semaphore:
-        """One semaphore per event loop: an LM may serve several `asyncio.run` calls (eval, then baseline)."""
-        loop = id(asyncio.get_running_loop())
-        if loop not in self._semaphores:
-            self._semaphores = {loop: asyncio.Semaphore(self.concurrency)}
-        return self._semaphores[loop]
 
     def _charge(self) -> None:
         """Check the budget before a request is sent, so it is never exceeded, even with calls in flight."""
@@ -164,12 +212,10 @@ class LM:
                 self.usage.lm_seconds += time.perf_counter() - self._inflight.since
 
     def _account(self, response: Any) -> Completion:
-        text = response.choices[0].message.content or ""
-        usage = getattr(response, "usage", None)
         completion = Completion(
-            text,
-            int(getattr(usage, "prompt_tokens", 0) or 0),
-            int(getattr(usage, "completion_tokens", 0) or 0),
+            _text(response),
+            int(getattr(getattr(response, "usage", None), "prompt_tokens", 0) or 0),
+            int(getattr(getattr(response, "usage", None), "completion_tokens", 0) or 0),
             _cost(self._litellm, response),
         )
         self.usage.prompt_tokens += completion.prompt_tokens
@@ -178,11 +224,29 @@ class LM:
         return completion
 
     def _delay(self, attempt: int, exc: Exception) -> float:
-        retry_after = _retry_after(exc)
-        if retry_after is not None:
-            return min(retry_after, self.retry.max_delay)
+        asked = retry_after(exc)
+        if asked is not None:
+            return min(asked, self.retry.max_delay)
         ceiling = min(self.retry.max_delay, self.retry.base_delay * 2**attempt)
         return self._jitter.uniform(ceiling / 2, ceiling)
+
+
+def _quiet_cancellation_races(previous: Any) -> Any:
+    """An event-loop exception handler that drops one kind of noise and passes everything else on.
+
+    On Ctrl-C, `asyncio.run` cancels the run from inside the signal handler; that can land in a socket
+    callback between its "is the future done?" check and its `set_result`, and asyncio then prints an
+    InvalidStateError traceback about a request nobody waits for any more."""
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), asyncio.InvalidStateError):
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    return handle
 
 
 def _import_litellm() -> Any:
@@ -212,56 +276,12 @@ def _connection(model: ModelConfig) -> dict[str, Any]:
     return out
 
 
-def _is_transient(litellm: Any, exc: Exception) -> bool:
-    permanent = (
-        litellm.AuthenticationError,
-        litellm.PermissionDeniedError,
-        litellm.NotFoundError,
-        litellm.ContextWindowExceededError,
-        litellm.BadRequestError,
-        litellm.UnsupportedParamsError,
-        OproError,
-    )
-    transient = (
-        litellm.RateLimitError,
-        litellm.Timeout,
-        litellm.APIConnectionError,
-        litellm.InternalServerError,
-        litellm.ServiceUnavailableError,
-        litellm.APIError,
-    )
-    if isinstance(exc, permanent) or _wrapped_opro_error(exc) is not None:
-        return False
-    return isinstance(exc, transient) or isinstance(exc, (TimeoutError, ConnectionError))
-
-
-def _permanent(model: ModelConfig, exc: Exception) -> OproError:
-    ours = exc if isinstance(exc, OproError) else _wrapped_opro_error(exc)
-    if ours is not None:
-        return ours
-    return ProviderError(f"{model.name}: {_describe(exc)}")
-
-
-def _wrapped_opro_error(exc: Exception) -> OproError | None:
-    """litellm wraps exceptions raised inside custom providers; find ours in the chain."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OproError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    original = getattr(exc, "original_exception", None)
-    return original if isinstance(original, OproError) else None
-
-
-def _retry_after(exc: Exception) -> float | None:
-    headers = getattr(getattr(exc, "response", None), "headers", None) or getattr(exc, "litellm_response_headers", None)
-    if not headers:
-        return None
-    value = headers.get("retry-after") or headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+def _text(response: Any) -> str:
+    """The answer's text; a reply without choices or content (e.g. a content filter) is an empty answer,
+    which scores as a failure of that example rather than stopping the run."""
+    choices = getattr(response, "choices", None) or []
+    content = getattr(getattr(choices[0], "message", None), "content", None) if choices else None
+    return content if isinstance(content, str) else ""
 
 
 def _cost(litellm: Any, response: Any) -> float:
@@ -270,21 +290,3 @@ def _cost(litellm: Any, response: Any) -> float:
         return float(litellm.completion_cost(completion_response=response) or 0.0)
     except Exception:  # noqa: BLE001 - litellm raises various errors for unmapped models
         return 0.0
-
-
-_SECRET_NAMES = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """Remove any secret from the environment that a provider message might echo back."""
-    for name, value in os.environ.items():
-        if len(value) >= 8 and _SECRET_NAMES.search(name) and value in text:
-            text = text.replace(value, "***")
-    return re.sub(r"\b(sk-[A-Za-z0-9_-]{3})[A-Za-z0-9_-]{8,}", r"\1***", text)
-
-
-def _describe(exc: Exception) -> str:
-    """One line: the exception class and the first line of its message, secrets removed."""
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    message = re.sub(r"^litellm\.\w+:\s*", "", message)
-    return redact(f"{type(exc).__name__}: {message}"[:300])

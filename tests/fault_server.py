@@ -15,7 +15,8 @@ Per chat request, in this order:
 
 1. ``auth_token`` set and the ``Authorization: Bearer ...`` header differs -> 401, OpenAI-style error JSON
    (counted in ``faults["401"]``);
-2. an outcome: the next entry of ``script`` if one is left (``"ok"`` or a fault kind), else a draw from a
+2. an outcome: the next entry of ``script`` if one is left (``"ok"`` or a fault kind; ``queue()`` appends
+   to it while the server runs), else a draw from a
    ``random.Random(seed)`` shared by all requests (under a lock): with probability ``fault_rate`` a fault
    chosen uniformly from ``faults``, else ``"ok"``. The sequence of outcomes is deterministic; which
    concurrent request gets which outcome depends on arrival order.
@@ -28,12 +29,18 @@ Fault kinds:
 - ``"slow"``: sleeps ``slow_seconds`` then answers normally (the client is expected to time out first);
   ``stop()`` cuts the sleep short;
 - ``"garbage"``: 200, ``Content-Type: application/json``, body that is not JSON;
-- ``"disconnect"``: closes the connection without any response (not in the default set).
+- ``"disconnect"``: closes the connection without any response (not in the default set);
+- ``"bad-content"``: 200, a well-formed completion whose content is the first half of the toy answer (so
+  truncated JSON when JSON was asked) (not in the default set; counted in ``faults``, not in ``served``);
+- ``"no-choices"``: 200, a well-formed completion with ``"choices": []`` (not in the default set; likewise).
+
+``latency`` (seconds, default 0) delays every chat answer, faults included, so concurrent requests overlap.
 
 Counters (thread-safe): ``requests`` (every HTTP request received, any path), ``served`` (200 answers of
 ``"ok"`` outcomes; slow answers are NOT counted), ``faults`` (dict kind -> count, with a key for every
-configured kind and ``"401"``), ``last_body`` (the last chat request JSON). ``reset_counters()`` zeroes them
-(the RNG and script are not rewound).
+configured kind and ``"401"``), ``last_body`` (the last chat request JSON), ``in_flight`` / ``max_in_flight``
+(chat requests being handled now / at most at once). ``reset_counters()`` zeroes them (the RNG and script are
+not rewound).
 
 Manual use: ``python tests/fault_server.py --port 8000 --fault-rate 0.3``.
 """
@@ -56,7 +63,7 @@ except ImportError:
     import toy_model  # type: ignore[no-redef]
 
 DEFAULT_FAULTS: tuple[str, ...] = ("429", "429-retry-after", "500", "slow", "garbage")
-KNOWN_FAULTS: frozenset[str] = frozenset(DEFAULT_FAULTS) | {"503", "disconnect"}
+KNOWN_FAULTS: frozenset[str] = frozenset(DEFAULT_FAULTS) | {"503", "disconnect", "bad-content", "no-choices"}
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
 MODEL_PATHS = ("/v1/models", "/models")
 GARBAGE_BODY = b"<html><body>502 Bad Gateway (not JSON at all) {{{"
@@ -70,6 +77,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # stop() must not wait for slow handlers
     allow_reuse_address = True
+    request_queue_size = 128  # the default 5 drops connections under concurrency: the client then times out
     owner: FaultServer
 
 
@@ -122,6 +130,16 @@ class _Handler(BaseHTTPRequestHandler):
         if self._path() not in CHAT_PATHS:
             self._send_json(404, _error(f"Unknown path {self.path}", "invalid_request_error", "not_found"))
             return
+        owner._enter()
+        try:
+            self._chat(raw)
+        finally:
+            owner._leave()
+
+    def _chat(self, raw: bytes) -> None:
+        owner = self.server.owner
+        if owner.latency > 0 and owner._stopping.wait(owner.latency):
+            return  # server stopping
 
         if owner.auth_token is not None:
             auth = self.headers.get("Authorization", "")
@@ -184,6 +202,8 @@ class _Handler(BaseHTTPRequestHandler):
             seed=seed if isinstance(seed, int) else None,
             response_format=body.get("response_format"),
         )
+        if outcome == "bad-content":
+            text = text[: len(text) // 2]
         prompt_tokens, completion_tokens = toy_model.usage(body["messages"], text)
         n = owner._count_request_id()
         payload = {
@@ -206,6 +226,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+        if outcome == "no-choices":
+            payload["choices"] = []
         if self._send_json(200, payload) and outcome == "ok":
             owner._count_served()
 
@@ -222,6 +244,7 @@ class FaultServer:
         auth_token: str | None = None,
         *,
         script: Iterable[str] | None = None,
+        latency: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
         model_name: str = "toy",
@@ -241,6 +264,7 @@ class FaultServer:
         self.fault_rate = float(fault_rate)
         self.seed = seed
         self.slow_seconds = float(slow_seconds)
+        self.latency = float(latency)
         self.auth_token = auth_token
         self.host = host
         self.model_name = model_name
@@ -253,6 +277,7 @@ class FaultServer:
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self._ids = 0
+        self._in_flight = 0
         self.reset_counters()
 
     # -- counters ---------------------------------------------------------------------------------------
@@ -262,6 +287,7 @@ class FaultServer:
             self._served = 0
             self._faults = {kind: 0 for kind in (*self.faults_enabled, *self._script, "401") if kind != "ok"}
             self._last_body: dict | None = None
+            self._max_in_flight = self._in_flight  # requests still in flight stay counted
 
     @property
     def requests(self) -> int:
@@ -283,6 +309,25 @@ class FaultServer:
         with self._lock:
             return self._last_body
 
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
+
+    @property
+    def max_in_flight(self) -> int:
+        with self._lock:
+            return self._max_in_flight
+
+    def _enter(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
     def _count_request(self) -> None:
         with self._lock:
             self._requests += 1
@@ -303,6 +348,18 @@ class FaultServer:
     def _set_last_body(self, body: dict) -> None:
         with self._lock:
             self._last_body = body
+
+    def queue(self, outcomes: Iterable[str]) -> None:
+        """Append outcomes (``"ok"`` or fault kinds) to the script, e.g. to script a running server's next answers."""
+        outcomes = list(outcomes)
+        unknown = [f for f in outcomes if f != "ok" and f not in KNOWN_FAULTS]
+        if unknown:
+            raise ValueError(f"unknown fault kinds {unknown}; known: {sorted(KNOWN_FAULTS)}")
+        with self._lock:
+            self._script.extend(outcomes)
+            for kind in outcomes:
+                if kind != "ok":
+                    self._faults.setdefault(kind, 0)
 
     def _next_outcome(self) -> str:
         with self._lock:
@@ -374,6 +431,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--faults", default=",".join(DEFAULT_FAULTS), help="comma-separated fault kinds")
     parser.add_argument("--slow-seconds", type=float, default=3.0)
     parser.add_argument("--auth-token", default=None)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every chat answer")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     args = parser.parse_args(argv)
     server = FaultServer(
@@ -384,6 +442,7 @@ def main(argv: list[str] | None = None) -> None:
         auth_token=args.auth_token,
         host=args.host,
         port=args.port,
+        latency=args.latency,
         verbose=not args.quiet,
     )
     def _interrupt(*_: object) -> None:
