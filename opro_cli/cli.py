@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -111,6 +112,7 @@ def optimize(
     display = Display(out, _placeholder_usage(), f"optimising {spec.name}", quiet)
     trainer = job.prepare(display.update)
     display.usage = trainer.lm.usage
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # a cancelled CI job still gets its best-so-far artifact
     try:
         with display:
             result = job.run(trainer)
@@ -298,6 +300,10 @@ def report(
         if path is not None:
             save(path, artifact)
             err.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _placeholder_usage() -> Any:

@@ -78,10 +78,13 @@ class OptimizeJob:
         return asyncio.run(trainer.run(resume=self.resume))
 
     def finish(self, trainer: Trainer, result: RunResult) -> Artifact:
-        """Write the best prompt so far; the checkpoint goes only when the run completed."""
+        """Write the best prompt so far; the checkpoint goes when the run completed, else it is brought up
+        to date (usage of the unfinished step included) for --resume."""
         artifact = build_artifact(trainer, result, self._data, self._validation)
         save_artifact(self.output, artifact)
-        if result.stopped == "completed" and trainer.checkpoint_file is not None:
+        if result.stopped != "completed":
+            trainer.save_checkpoint()
+        elif trainer.checkpoint_file is not None:
             trainer.checkpoint_file.unlink(missing_ok=True)
         return artifact
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import InputError
 
+CONNECTION_FIELDS = ("api_base", "api_version", "api_key_env", "timeout")
 NORMALIZATIONS = ("strip", "lowercase", "collapse_whitespace", "strip_punctuation", "strip_quotes")
 
 
@@ -172,6 +173,16 @@ class TaskSpec(StrictModel):
     answer: AnswerSpec = Field(default_factory=AnswerSpec)
     reward: Reward = Field(default_factory=lambda: ExactMatchReward(type="exact_match"))
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+
+    def identity(self) -> dict[str, Any]:
+        """The spec minus what cannot change a result (where and how fast the model is reached): a run
+        resumed against another endpoint, timeout or concurrency is still the same run."""
+        dumped = self.model_dump(mode="json")
+        for name in ("model", "optimizer_model"):
+            for key in CONNECTION_FIELDS:
+                (dumped.get(name) or {}).pop(key, None)
+        dumped["optimizer"].pop("concurrency")
+        return dumped
 
     @property
     def proposer(self) -> ModelConfig:

@@ -115,6 +115,7 @@ class Trainer:
                     f"{exc} before the seed prompt was scored (that takes {len(self.split.validation)} calls); "
                     "nothing written"
                 ) from None
+            self.save_checkpoint()  # the usage of the unfinished step counts too
             return RunResult(self.state, "budget", str(exc), self.started_at, _now())
         assert self.state is not None
         return RunResult(self.state, "completed", "", self.started_at, _now())
@@ -134,7 +135,7 @@ class Trainer:
             score = await self._validate(seed_prompt, mode)
             seeds.append(Candidate(prompt=seed_prompt, score=score, step=0, structured=mode))
         self.state = initial_state(seeds)
-        self._save()
+        self.save_checkpoint()
 
     async def _train(self) -> None:
         settings = self.spec.optimizer
@@ -148,7 +149,7 @@ class Trainer:
                 if step <= self.state.step:
                     continue  # done before the checkpoint we resumed from
                 await self._step(epoch, order[start : start + settings.batch_size])
-                self._save()
+                self.save_checkpoint()
 
     async def _step(self, epoch: int, batch: list[Example]) -> None:
         assert self.state is not None
@@ -198,7 +199,7 @@ class Trainer:
     async def _validate(self, prompt: Prompt, structured: bool) -> float:
         return mean_reward(await self.runner.predict(prompt, self.split.validation, self._tick, structured))
 
-    def _save(self) -> None:
+    def save_checkpoint(self) -> None:
         if self.checkpoint_file is not None and self.state is not None:
             checkpoint.save(self.checkpoint_file, self.run_id, self.state, self.lm.usage, self.started_at)
 
@@ -226,7 +227,7 @@ def run_id(spec: TaskSpec, data: Dataset, validation: Dataset | None, fmt: Answe
     """Identity of a run: same spec, data and seed give the same id (used by checkpoints and artifacts)."""
     payload = json.dumps(
         {
-            "spec": spec.model_dump(mode="json"),
+            "spec": spec.identity(),
             "data": data.sha256,
             "validation": validation.sha256 if validation else None,
             "format": fmt.__dict__,
