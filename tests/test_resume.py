@@ -76,10 +76,11 @@ def test_kill_9_then_resume_reaches_the_uninterrupted_result(task):
     assert not task.artifact.with_name(task.artifact.name + ".checkpoint.json").exists()
 
 
-def test_ctrl_c_stops_cleanly_with_the_best_so_far_and_resume_finishes(task):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_stops_cleanly_with_the_best_so_far_and_resume_finishes(task, signum):
     child = optimize_process(task, "--no-cache", "-j", "2")
     wait_for_step(task.artifact, 1, child)
-    child.send_signal(signal.SIGINT)
+    child.send_signal(signum)
     _, stderr = child.communicate(timeout=20)
     assert child.returncode == 130, stderr
     assert "stopped (interrupted); best prompt so far written" in stderr, stderr
