@@ -45,6 +45,9 @@ class ResponseCache:
             _create_private(self.path)
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
+            # No fsync per answer (0.5 ms -> 0.02 ms a write here): WAL stays consistent after a crash of the
+            # process; only an OS crash can lose the last answers, which are then asked again.
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL)"
             )
