@@ -335,6 +335,14 @@ def _optimize_summary(artifact: Any, seconds: float, output: Path) -> None:
     out.print(table)
     if artifact.run.message:
         err.print(f"note: {artifact.run.message}", highlight=False)
+    asked = [step for step in artifact.history if step.proposals]
+    if asked and not any(step.proposals_kept for step in asked) and len(asked) < len(artifact.history):
+        err.print(
+            f"note: {artifact.models['optimizer_model']} wrote no usable instruction in {len(asked)} steps, so it was "
+            "not asked again (optimizer.proposal_patience); the gain came from the shots. "
+            "A stronger optimizer_model can improve the instructions too.",
+            highlight=False,
+        )
 
 
 def _eval_summary(path: Path, result: Any, seconds: float, baseline: Any = None) -> None:

@@ -186,6 +186,13 @@ def parse_proposal(text: str, max_chars: int) -> str | None:
     return instruction
 
 
+def proposals_exhausted(history: list[StepRecord], patience: int) -> bool:
+    """A model that cannot write instructions (small local ones answer the meta-prompt with chatter) is not
+    asked again after `patience` steps without one usable proposal: its calls buy nothing. 0: always ask."""
+    asked = [record for record in history if record.proposals]
+    return bool(patience) and len(asked) >= patience and not any(record.proposals_kept for record in asked)
+
+
 def candidate_prompts(
     state: OptimizerState,
     proposals: list[str | None],

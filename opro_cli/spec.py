@@ -162,6 +162,11 @@ class OptimizerSpec(StrictModel):
     proposal_temperature: float = Field(default=1.0, ge=0, le=2)
     max_instruction_chars: int = Field(default=500, ge=10)
     meta_examples: int = Field(default=3, ge=0, description="(input, expected) pairs shown to the optimizer LM")
+    proposal_patience: int = Field(
+        default=2,
+        ge=0,
+        description="stop asking for instructions after this many steps without one usable proposal (0: never)",
+    )
 
 
 class TaskSpec(StrictModel):

@@ -27,6 +27,7 @@ from .optimizer import (
     meta_prompt,
     observe_batch,
     parse_proposal,
+    proposals_exhausted,
     record_scores,
     step_rng,
 )
@@ -183,7 +184,7 @@ class Trainer:
 
     async def _propose(self, state: OptimizerState, exemplars: list[Prediction]) -> list[str | None]:
         settings = self.spec.optimizer
-        if settings.candidates == 0:
+        if settings.candidates == 0 or proposals_exhausted(state.history, settings.proposal_patience):
             return []
         messages = meta_prompt(state, self.spec.description, self.spec.prompt.input, exemplars)
         proposer = self.spec.proposer

@@ -3,11 +3,13 @@
 from opro_cli.optimizer import (
     Candidate,
     Prediction,
+    StepRecord,
     candidate_prompts,
     initial_state,
     meta_prompt,
     observe_batch,
     parse_proposal,
+    proposals_exhausted,
     record_scores,
     step_rng,
 )
@@ -130,3 +132,16 @@ def test_best_instructions_are_retried_with_new_shots_in_every_open_output_mode(
     assert [(p.instructions, mode) for p, mode in pairs] == [
         ("Do the task.", True), ("Do the task.", False), ("New one.", False)  # proposals use the best's mode
     ]
+
+
+def test_a_model_that_writes_no_usable_instruction_is_not_asked_forever():
+    def record(step: int, proposals: int, kept: int) -> StepRecord:
+        return StepRecord(step=step, epoch=0, batch_reward=0, parse_failures=0, shots_from_predictions=0,
+                          proposals=proposals, proposals_kept=kept, candidates=[], best_score=0)
+
+    useless = [record(1, 2, 0), record(2, 2, 0)]
+    assert not proposals_exhausted(useless[:1], patience=2)
+    assert proposals_exhausted(useless, patience=2)
+    assert proposals_exhausted([*useless, record(3, 0, 0)], patience=2)  # stays stopped (resume-safe)
+    assert not proposals_exhausted([record(1, 2, 1), record(2, 2, 0)], patience=2)
+    assert not proposals_exhausted(useless, patience=0)
