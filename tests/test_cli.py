@@ -122,3 +122,14 @@ def test_help_is_fast_because_it_does_not_import_litellm():
     code = "import sys\nfrom opro_cli.cli import app\ntry:\n    app(['--help'])\nexcept SystemExit:\n    pass\nprint('litellm' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("False")
+
+
+def test_a_provider_without_schema_support_goes_through_the_tolerant_parser(tmp_path, toy_provider):
+    task = write_toy_task(tmp_path, answer={"type": "label", "choices": ["positive", "negative"]})
+    optimize(task)
+    artifact = load_artifact(task.artifact)
+    assert artifact.answer_format.structured is False  # toy/sentiment does not support response schemas
+    assert "response_format" not in toy_provider.CALLS.last["optional_params"]
+    # The toy answers "I think this review is positive." without shots: 0 by exact match on free text,
+    # but the label set lets the parser read the one label the sentence names.
+    assert artifact.scores.seed_validation == 1.0
