@@ -303,7 +303,8 @@ def report(
 
 
 def _stop_on_sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+    """Turn SIGTERM into SIGINT, which asyncio.run turns into a clean cancel of the run (as for Ctrl-C)."""
+    signal.raise_signal(signal.SIGINT)
 
 
 def _placeholder_usage() -> Any:
