@@ -62,7 +62,7 @@ def run_peers(
     call_budget: int,
     log_file: Path,
 ) -> list[PeerResult]:
-    """Run each DSPy optimizer, sized to about `call_budget` LM calls, and score it on `test`."""
+    """Run each DSPy optimizer, sized to at least `call_budget` LM calls, and score it on `test`."""
     import dspy
     from dspy.clients import base_lm
 
@@ -85,15 +85,18 @@ def run_peers(
 
     program = dspy.Predict(_signature(dspy, spec))
     trainset, valset = _examples(dspy, train, output), _examples(dspy, validation, output)
-    # Each optimizer is sized to about `call_budget` calls (measured here: about one call per prediction).
-    # Random search: every candidate program costs a validation pass plus ~2k bootstrap attempts, and 3 fixed
-    # programs (zero-shot, labelled shots, unshuffled bootstrap) are scored too.
-    candidates = max(1, call_budget // (len(valset) + 2 * k) - 3)
+    # Each optimizer gets at least `call_budget` calls (one per prediction at least; two when DSPy's ChatAdapter
+    # fails to parse and its JSONAdapter asks again), so opro's score is compared at an equal or smaller budget.
+    # Random search scores n + 3 programs on the validation split (zero-shot, labelled shots, unshuffled
+    # bootstrap, n shuffled ones) and bootstraps n + 1 of them at ~2k attempts each (measured here); n is
+    # rounded up, plus one for margin.
+    val, boot = len(valset), 2 * k
+    candidates = max(1, -(-(call_budget - 3 * val - boot) // (val + boot)) + 1)
     # COPRO scores `breadth` instructions per depth on the set it is given (the validation split here).
-    breadth, depth = 4, max(1, round(call_budget / (4 * len(valset))))
-    # MIPROv2: bootstrapped demo sets, then one validation pass per trial.
+    breadth, depth = 4, max(1, -(-call_budget // (4 * len(valset))))
+    # MIPROv2: bootstrapped demo sets and proposed instructions, then one validation pass per trial.
     mipro_candidates = 4
-    trials = max(2, (call_budget - mipro_candidates * 2 * k) // len(valset))
+    trials = max(2, -(-call_budget // len(valset)))
     optimizers: list[tuple[str, dict[str, Any], Callable[[], Any]]] = [
         (
             "BootstrapFewShotWithRandomSearch",

@@ -529,8 +529,10 @@ def main() -> None:
         notes.append(peers_note)
     if peers:
         notes.append(f"DSPy peers ran once per task, with the first seed ({seeds[0]}), on the same train/validation split as "
-                     "opro, sized to about opro's mean call count; DSPy cache off; max_tokens = spec's + "
-                     "32 for DSPy's field markers; calls counted from DSPy's history (test-set calls not included)")
+                     "opro, sized to at least opro's mean call count; DSPy cache off; max_tokens = spec's + "
+                     "32 for DSPy's field markers; calls counted from DSPy's history (test-set calls not included); "
+                     "DSPy asks this provider for JSON without a schema (litellm reports no schema support for a "
+                     "custom provider), so its labels are not grammar-constrained as opro's schema answers are")
     if args.quick:
         notes.append(f"--quick: first {QUICK['train']} train / {QUICK['test']} test examples, optimizer {QUICK['optimizer']}, "
                      f"proposals of at most {QUICK['proposal_tokens']} tokens; figures are a smoke test, not results")
