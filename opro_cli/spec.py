@@ -198,7 +198,7 @@ class TaskSpec(StrictModel):
 def load_spec(path: str | Path) -> TaskSpec:
     """Read and validate a spec file; any problem becomes one InputError naming file, line and field."""
     path = Path(path)
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     return parse_spec(raw, path)
 
 
@@ -244,7 +244,7 @@ def _nearest_line(loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...],
     return None
 
 
-def _read_yaml(path: Path) -> Any:
+def read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
