@@ -31,6 +31,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import yaml  # noqa: E402
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from opro_cli.artifact import Artifact, versions  # noqa: E402
@@ -43,16 +44,16 @@ from opro_cli.stats import paired_bootstrap  # noqa: E402
 from opro_cli.trainer import split_data  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-# --quick: a few examples, one proposal of at most 48 tokens per step (the embedded model's 300-token proposals
-# are the slow part), so both tasks run in well under a minute on 2 cores.
-QUICK = {"train": 8, "test": 4, "optimizer": {"validation_size": 2, "batch_size": 3, "candidates": 1}, "proposal_tokens": 48}
+# --quick: a few examples, one optimizer step with one proposal of at most 48 tokens (the embedded model's
+# 300-token proposals are the slow part), so both tasks run in well under a minute on 2 idle cores.
+QUICK = {"train": 8, "test": 4, "optimizer": {"validation_size": 2, "batch_size": 6, "candidates": 1}, "proposal_tokens": 48}
 TARGETS = {"gain_points": 30.0, "overhead_share": 0.05, "warm_speedup": 20.0, "help_s": 0.3}
 console = Console(stderr=True)
 _t0 = time.perf_counter()
 
 
 def log(message: str) -> None:
-    console.print(f"[dim][{time.perf_counter() - _t0:6.0f}s][/dim] {message}", highlight=False)
+    console.print(f"[dim]\\[{time.perf_counter() - _t0:6.0f}s][/dim] {escape(message)}", highlight=False)
 
 
 @dataclass
@@ -344,8 +345,9 @@ def num(s: dict[str, float], fmt: str = ".0f") -> str:
     return f"{s['mean']:{fmt}} ({s['min']:{fmt}}-{s['max']:{fmt}})"
 
 
-def score_rows(task: dict[str, Any]) -> list[list[str]]:
-    """Rows: prompt, test score mean (range), gain in points mean (range) [pooled 95% CI], LM calls, wall."""
+def score_rows(task: dict[str, Any], short: bool = False) -> list[list[str]]:
+    """Rows: prompt, test score mean (range), gain in points mean (range) [pooled 95% CI], LM calls, wall.
+    `short` keeps only the exception's name of a crash (for the terminal; the files have the whole line)."""
     s = task["summary"]
     rows = [["seed prompt", f"{task['seed_prompt']['test_score']:.1%}", "", "", ""]]
     for arm, label in (("optimized", "opro optimize"), ("shots_only", "ablation: shots only"),
@@ -359,7 +361,8 @@ def score_rows(task: dict[str, Any]) -> list[list[str]]:
         rows.append([label, pct(s[f"{arm}_score"]), pts(s[f"{arm}_gain_points"], s[f"{arm}_gain_ci95_pooled"]), calls, wall])
     for peer in task.get("peers", []):
         if peer["test_score"] is None:
-            rows.append([f"DSPy {peer['name']}", peer["status"], "", str(peer["calls"]), f"{peer['wall_s']:.0f} s"])
+            status = ":".join(peer["status"].split(":")[:2]) if short else peer["status"]
+            rows.append([f"DSPy {peer['name']}", status, "", str(peer["calls"]), f"{peer['wall_s']:.0f} s"])
         else:
             score = f"{peer['test_score']:.1%} ({peer['test_failures']} unparsed)"
             gain = f"{peer['gain_points']:+.1f} [{peer['gain_ci95'][0]:+.0f}, {peer['gain_ci95'][1]:+.0f}]"
@@ -387,19 +390,19 @@ def cost_rows(task: dict[str, Any]) -> list[list[str]]:
 def print_tables(results: dict[str, Any]) -> None:
     out = Console()
     for name, task in results["tasks"].items():
-        for title, head, rows in ((f"{name}: test scores ({task['test_examples']} held-out examples)", SCORE_HEAD, score_rows(task)),
+        for title, head, rows in ((f"{name}: test scores ({task['test_examples']} held-out examples)", SCORE_HEAD, score_rows(task, short=True)),
                                   (f"{name}: cost of one optimize", COST_HEAD, cost_rows(task))):
             table = Table(title=title)
             for column in head:
                 table.add_column(column)
             for row in rows:
-                table.add_row(*row)
+                table.add_row(*map(escape, row))
             out.print(table)
     table = Table(title="targets (issue 5)")
     for column in ("target", "scope", "value", "verdict", "note"):
         table.add_column(column)
     for v in results["targets"]:
-        table.add_row(v["target"], v["scope"], v["value"], verdict(v["met"]), v["note"])
+        table.add_row(*map(escape, (v["target"], v["scope"], v["value"], verdict(v["met"]), v["note"])))
     out.print(table)
     start = results["startup"]
     out.print(f"opro --help {start['opro_help_s']:.3f} s (median of {start['runs']}); import opro_cli "
@@ -550,13 +553,14 @@ def main() -> None:
         "settings": {"seeds": seeds, "quick": args.quick, "peers": peers, "notes": notes},
         "tasks": {},
     }
+    tasks = find_tasks(args.tasks.split(",") if args.tasks else None)
     runs = 3 if args.quick else 7
     log(f"start-up timings ({runs} runs each)")
     results["startup"] = startup(runs)
     import litellm  # noqa: F401 - imported once here, so no optimize timing below includes it (see start-up)
 
     with tempfile.TemporaryDirectory(prefix="opro-bench-") as tmp:
-        for task in find_tasks(args.tasks.split(",") if args.tasks else None):
+        for task in tasks:
             work = Path(tmp) / task.name
             work.mkdir()
             task = adapt(task, work, args.quick, overrides)
