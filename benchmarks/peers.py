@@ -1,6 +1,6 @@
 """DSPy's prompt optimizers on the same task, split, model and reward as opro-cli (needs the `bench` extra).
 
-DSPy calls models through litellm, so once `opro_cli.local_provider.register()` has run in this process,
+DSPy calls models through litellm, so once `opro_cli.lm.local_provider.register()` has run in this process,
 `dspy.LM("local/smollm2")` is the same embedded model. DSPy's cache is switched off so every run is cold.
 Calls are counted from DSPy's global history (one entry per LM request; failed requests are not recorded).
 An optimizer that raises is reported as "crashed: <one line>", never fails the benchmark.
@@ -66,7 +66,7 @@ def run_peers(
     import dspy
     from dspy.clients import base_lm
 
-    from opro_cli.local_provider import register
+    from opro_cli.lm.local_provider import register
 
     register()
     logging.getLogger("dspy").setLevel(logging.ERROR)

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from opro_cli.artifact import load_artifact
-from opro_cli.cache import ResponseCache, cache_key, default_cache_dir
+from opro_cli.lm.cache import ResponseCache, cache_key, default_cache_dir
 from server_task import KEY, optimize, same_result, use_server_env, write_server_task
 
 MESSAGES = [{"role": "user", "content": "Review: good fun"}]

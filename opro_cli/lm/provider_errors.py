@@ -14,8 +14,8 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import OproError, ProviderError
-from .spec import ModelConfig
+from ..errors import OproError, ProviderError
+from ..spec import ModelConfig
 
 
 class ProviderUnavailable(ProviderError):

@@ -14,10 +14,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..errors import BudgetExhausted, InputError, ProviderError
+from ..spec import ModelConfig
 from .cache import ResponseCache, cache_key
-from .errors import BudgetExhausted, InputError, ProviderError
 from .provider_errors import ProviderUnavailable, describe, is_transient, refusal, retry_after
-from .spec import ModelConfig
 
 
 @dataclass

@@ -1,0 +1,10 @@
+"""The LM call layer: every model call goes through `LM` (concurrency, retries, cache, budgets, usage).
+
+Modules: `calls` (the LM client), `cache` (the SQLite response cache), `provider_errors` (what a litellm
+error means for a run), `local_provider` (the embedded model as a litellm custom provider).
+"""
+
+from .calls import LM, Budget, Completion, RetryPolicy, Usage
+from .provider_errors import ProviderUnavailable
+
+__all__ = ["LM", "Budget", "Completion", "ProviderUnavailable", "RetryPolicy", "Usage"]
