@@ -95,8 +95,10 @@ def public_spec(spec: TaskSpec) -> dict[str, Any]:
     """The spec as stored in artifacts: no credentials (keys never enter a spec; URLs lose any user:password)."""
     dumped = spec.model_dump(mode="json", exclude_none=True)
     for name in ("model", "optimizer_model"):
-        if name in dumped and "api_base" in dumped[name]:
-            dumped[name]["api_base"] = re.sub(r"//[^/@]*@", "//", dumped[name]["api_base"])
+        model = dumped.get(name) or {}
+        for endpoint in (model, *model.get("deployments", [])):
+            if "api_base" in endpoint:
+                endpoint["api_base"] = re.sub(r"//[^/@]*@", "//", endpoint["api_base"])
     return dumped
 
 

@@ -16,12 +16,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import InputError
 
-CONNECTION_FIELDS = ("api_base", "api_version", "api_key_env", "timeout")
+CONNECTION_FIELDS = ("api_base", "api_version", "api_key_env", "timeout", "deployments")
 NORMALIZATIONS = ("strip", "lowercase", "collapse_whitespace", "strip_punctuation", "strip_quotes")
 
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Deployment(StrictModel):
+    """One endpoint serving the model, for litellm's Router: where it is, its key variable and its limits."""
+
+    api_base: str = Field(min_length=1)
+    name: str | None = Field(
+        default=None, min_length=1, description="another litellm model string for the same model (default: the model's)"
+    )
+    api_key_env: str | None = Field(default=None, min_length=1, description="default: the model's api_key_env")
+    rpm: int | None = Field(default=None, gt=0, description="requests per minute, never exceeded in any 60 s window")
+    tpm: int | None = Field(default=None, gt=0, description="tokens per minute, counted by litellm's Router")
+    max_parallel: int | None = Field(default=None, ge=1, description="ceiling of this endpoint's calls in flight")
+    weight: float | None = Field(default=None, gt=0, description="share of the picks relative to the others")
 
 
 class ModelConfig(StrictModel):
@@ -39,6 +53,9 @@ class ModelConfig(StrictModel):
     )
     timeout: float = Field(default=60.0, gt=0)
     extra: dict[str, Any] = Field(default_factory=dict, description="more litellm params, passed as they are")
+    deployments: list[Deployment] | None = Field(
+        default=None, min_length=1, description="endpoints serving this same model, balanced by litellm's Router"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -52,6 +69,12 @@ class ModelConfig(StrictModel):
             if "key" in key.lower() or "token" in key.lower() or "secret" in key.lower():
                 raise ValueError(f"'{key}' looks like a secret: put it in the environment (api_key_env)")
         return extra
+
+    @model_validator(mode="after")
+    def _endpoints_in_one_place(self) -> ModelConfig:
+        if self.deployments and self.api_base:
+            raise ValueError("give either api_base or deployments (each with its own api_base), not both")
+        return self
 
     def answer_params(self) -> dict[str, Any]:
         """The params that change the answer: they go into the cache key (never api_base or keys)."""

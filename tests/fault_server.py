@@ -36,11 +36,16 @@ Fault kinds:
 
 ``latency`` (seconds, default 0) delays every chat answer, faults included, so concurrent requests overlap.
 
+``capacity`` (default None: unlimited) is how many chat requests the server takes at once, like a rate-limited
+endpoint or a proxy with ``max_parallel_requests``: a request arriving while ``capacity`` are being handled gets
+an immediate 429 without Retry-After (counted in ``faults["over-capacity"]``), before any latency or outcome.
+
 Counters (thread-safe): ``requests`` (every HTTP request received, any path), ``served`` (200 answers of
 ``"ok"`` outcomes; slow answers are NOT counted), ``faults`` (dict kind -> count, with a key for every
 configured kind and ``"401"``), ``last_body`` (the last chat request JSON), ``in_flight`` / ``max_in_flight``
-(chat requests being handled now / at most at once). ``reset_counters()`` zeroes them (the RNG and script are
-not rewound).
+(chat requests being handled now / at most at once, over-capacity ones excluded), ``arrivals`` (time.monotonic()
+of every chat request, to check rates over any window). ``reset_counters()`` zeroes them (the RNG and script
+are not rewound).
 
 Manual use: ``python tests/fault_server.py --port 8000 --fault-rate 0.3``.
 """
@@ -130,7 +135,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self._path() not in CHAT_PATHS:
             self._send_json(404, _error(f"Unknown path {self.path}", "invalid_request_error", "not_found"))
             return
-        owner._enter()
+        if not owner._enter():
+            owner._count_fault("over-capacity")
+            self._send_json(429, _error("Too many requests in flight.", "requests", "rate_limit_exceeded"))
+            return
         try:
             self._chat(raw)
         finally:
@@ -245,6 +253,7 @@ class FaultServer:
         *,
         script: Iterable[str] | None = None,
         latency: float = 0.0,
+        capacity: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         model_name: str = "toy",
@@ -265,6 +274,7 @@ class FaultServer:
         self.seed = seed
         self.slow_seconds = float(slow_seconds)
         self.latency = float(latency)
+        self.capacity = capacity
         self.auth_token = auth_token
         self.host = host
         self.model_name = model_name
@@ -288,6 +298,7 @@ class FaultServer:
             self._faults = {kind: 0 for kind in (*self.faults_enabled, *self._script, "401") if kind != "ok"}
             self._last_body: dict | None = None
             self._max_in_flight = self._in_flight  # requests still in flight stay counted
+            self._arrivals: list[float] = []
 
     @property
     def requests(self) -> int:
@@ -319,10 +330,20 @@ class FaultServer:
         with self._lock:
             return self._max_in_flight
 
-    def _enter(self) -> None:
+    @property
+    def arrivals(self) -> list[float]:
         with self._lock:
+            return list(self._arrivals)
+
+    def _enter(self) -> bool:
+        """Count a chat request in; False (not counted) when the server is at capacity."""
+        with self._lock:
+            self._arrivals.append(time.monotonic())
+            if self.capacity is not None and self._in_flight >= self.capacity:
+                return False
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
+            return True
 
     def _leave(self) -> None:
         with self._lock:
@@ -432,6 +453,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--slow-seconds", type=float, default=3.0)
     parser.add_argument("--auth-token", default=None)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every chat answer")
+    parser.add_argument("--capacity", type=int, default=None, help="requests taken at once; 429 above")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     args = parser.parse_args(argv)
     server = FaultServer(
@@ -443,6 +465,7 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         latency=args.latency,
+        capacity=args.capacity,
         verbose=not args.quiet,
     )
     def _interrupt(*_: object) -> None:

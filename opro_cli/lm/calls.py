@@ -1,5 +1,6 @@
-"""Every LM call goes through here: litellm.acompletion with bounded concurrency, our own retries (transient
-errors only, exponential backoff with jitter, Retry-After honoured), the response cache, usage and budgets.
+"""Every LM call goes through here: our own retries (transient errors only, exponential backoff with jitter,
+Retry-After honoured), the response cache, usage and budgets, with calls in flight bounded by `-j` and, per
+endpoint, by an adaptive window (`concurrency.py`); `routing.py` says where each call goes.
 
 litellm is imported on first use: it takes seconds to import and `opro --help` must stay fast.
 """
@@ -18,6 +19,7 @@ from ..errors import BudgetExhausted, InputError, ProviderError
 from ..spec import ModelConfig
 from .cache import ResponseCache, cache_key
 from .provider_errors import ProviderUnavailable, describe, is_transient, refusal, retry_after
+from .routing import Endpoint, Pool, build_pool, key_from_env
 
 
 @dataclass
@@ -75,6 +77,15 @@ class RetryPolicy:
     max_delay: float = 30.0
 
 
+class _Failed(Exception):
+    """An attempt that failed; `window_absorbed` when its endpoint's window already backs off for it."""
+
+    def __init__(self, exc: Exception, window_absorbed: bool) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+        self.window_absorbed = window_absorbed
+
+
 @dataclass
 class _InFlight:
     count: int = 0
@@ -86,6 +97,7 @@ class LM:
 
     Budgets are checked before every request (retries included), so `max_calls` is never exceeded; `max_cost`
     is known only after a call returns, so calls already in flight can overshoot it by up to `concurrency - 1`.
+    `concurrency` is a ceiling: each endpoint's window adapts below it to the 429s it answers.
     """
 
     def __init__(
@@ -108,6 +120,9 @@ class LM:
         self._inflight = _InFlight()
         self._jitter = random.Random()
         self._litellm = _import_litellm()
+        self._pools: dict[str, Pool] = {}
+        self._endpoints: dict[tuple[Any, ...], Endpoint] = {}
+        self._room = asyncio.Condition()  # notified whenever an endpoint may have room again
 
     async def complete(
         self,
@@ -129,31 +144,37 @@ class LM:
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.usage.cached_calls += 1
             return Completion(hit["text"], hit["prompt_tokens"], hit["completion_tokens"], 0.0, cached=True)
+        pool = self._pool(model)
         request = {"model": model.name, "messages": messages, **params, **_connection(model)}
-        completion = await self._send(model, request)
+        completion = await self._send(pool, request)
         if self.cache is not None:
             self.cache.put(key, {k: v for k, v in asdict(completion).items() if k in ("text", "prompt_tokens", "completion_tokens")})
         return completion
 
-    async def _send(self, model: ModelConfig, request: dict[str, Any]) -> Completion:
+    def _pool(self, model: ModelConfig) -> Pool:
+        """The endpoints of a model config, built on its first call (deployment keys are read then)."""
+        key = model.model_dump_json(include={"name", "api_base", "api_key_env", "deployments"})
+        if key not in self._pools:
+            self._pools[key] = build_pool(self._litellm, model, self.concurrency, self._endpoints)
+        return self._pools[key]
+
+    async def _send(self, pool: Pool, request: dict[str, Any]) -> Completion:
         self._bind_to_loop()
-        endpoint = (model.name, model.api_base)
+        endpoint = (pool.model.name, pool.model.api_base)
         if endpoint not in self._answered:
             async with self._first_call:
                 if endpoint not in self._answered:
-                    return await self._first_request(model, request, endpoint)
-        async with self._slots:
-            return await self._call_with_retries(model, request)
+                    return await self._first_request(pool, request, endpoint)
+        return await self._call_with_retries(pool, request)
 
-    async def _first_request(self, model: ModelConfig, request: dict[str, Any], endpoint: tuple[str, str | None]) -> Completion:
+    async def _first_request(self, pool: Pool, request: dict[str, Any], endpoint: tuple[str, str | None]) -> Completion:
         """Until an endpoint has answered once, its calls go one at a time: a bad key, model or URL then costs
         one request and one error, not one per concurrency slot; the calls queued behind a refusal get it too."""
         if endpoint in self._refused:
             refused = self._refused[endpoint]
             raise type(refused)(*refused.args)
         try:
-            async with self._slots:
-                completion = await self._call_with_retries(model, request)
+            completion = await self._call_with_retries(pool, request)
         except ProviderError as exc:
             if not isinstance(exc, ProviderUnavailable):
                 self._refused[endpoint] = exc
@@ -169,28 +190,78 @@ class LM:
             self._loop = loop
             self._slots = asyncio.Semaphore(self.concurrency)
             self._first_call = asyncio.Lock()
+            self._room = asyncio.Condition()
             loop.set_exception_handler(_quiet_cancellation_races(loop.get_exception_handler()))
 
-    async def _call_with_retries(self, model: ModelConfig, request: dict[str, Any]) -> Completion:
-        litellm = self._litellm
+    async def _call_with_retries(self, pool: Pool, request: dict[str, Any]) -> Completion:
+        model = pool.model
         for attempt in range(self.retry.attempts):
-            self._charge()
             try:
-                # Both retry knobs off: litellm's wrapper (num_retries) and the openai client's (max_retries, 2 by
-                # default). Each attempt here is exactly one HTTP request.
-                response = await self._timed(litellm.acompletion(**request, num_retries=0, max_retries=0))
-            except Exception as exc:  # noqa: BLE001 - classified right below, re-raised as ours
-                if not is_transient(litellm, exc):
+                response = await self._attempt(pool, request)
+            except _Failed as failed:
+                exc = failed.exc
+                if not is_transient(self._litellm, exc):
                     raise refusal(model, exc) from None
                 if attempt + 1 == self.retry.attempts:
                     raise ProviderUnavailable(
                         f"{model.name}: still failing after {self.retry.attempts} attempts: {describe(exc)}"
                     ) from None
                 self.usage.retries += 1
-                await asyncio.sleep(self._delay(attempt, exc))
+                if not failed.window_absorbed:
+                    await asyncio.sleep(self._delay(attempt, exc))
                 continue
             return self._account(response)
         raise AssertionError("unreachable")
+
+    async def _attempt(self, pool: Pool, request: dict[str, Any]) -> Any:
+        """One request: a slot under `-j`, room on an endpoint, the budget, then exactly one HTTP request."""
+        async with self._slots:
+            endpoint = await self._admit(pool, request["messages"])
+            self._charge()  # no await between the room found and taken, so no other call takes it meanwhile
+            ticket = endpoint.take(time.monotonic())
+            try:
+                response = await self._timed(pool.send(endpoint, request))
+            except Exception as exc:  # noqa: BLE001 - classified by the caller
+                rate_limited = getattr(exc, "status_code", None) == 429 or isinstance(exc, self._litellm.RateLimitError)
+                window = endpoint.limit.current
+                asked = retry_after(exc) if rate_limited else None
+                await self._finish(endpoint, ticket, rate_limited, asked)
+                # A 429 already shrank the window (or paused the endpoint): the retry waits for room, not a backoff,
+                # unless the window was down to one call.
+                raise _Failed(exc, window_absorbed=rate_limited and (asked is not None or window > 1)) from None
+            except BaseException:
+                await self._finish(endpoint, ticket)
+                raise
+            await self._finish(endpoint, ticket)
+            return response
+
+    async def _admit(self, pool: Pool, messages: list[dict[str, str]]) -> Endpoint:
+        """Wait until the pool has an endpoint with room (window, pause, rpm, Router cooldowns)."""
+        async with self._room:
+            while True:
+                endpoint = await pool.pick(messages)
+                now = time.monotonic()
+                if endpoint is not None and endpoint.has_room(now):
+                    return endpoint
+                try:
+                    await asyncio.wait_for(self._room.wait(), timeout=pool.next_change(now))
+                except asyncio.TimeoutError:
+                    pass
+
+    async def _finish(self, endpoint: Endpoint, ticket: int, rate_limited: bool = False, asked: float | None = None) -> None:
+        endpoint.limit.finished(ticket, rate_limited, asked)
+        async with self._room:
+            self._room.notify_all()
+
+    def concurrency_text(self) -> str:
+        """Calls in flight and each endpoint's current window, for the live display."""
+        windows = [e for e in self._endpoints.values() if e.limit.in_flight or e.limit.current]
+        if len(windows) == 1:
+            e = windows[0]
+            return f"{self._inflight.count} in flight, window {e.limit.current} of {e.limit.ceiling}"
+        return f"{self._inflight.count} in flight; " + ", ".join(
+            f"{e.label} {e.limit.in_flight}/{e.limit.current}" for e in windows
+        )
 
     def _charge(self) -> None:
         """Check the budget before a request is sent, so it is never exceeded, even with calls in flight."""
@@ -268,11 +339,10 @@ def _connection(model: ModelConfig) -> dict[str, Any]:
         out["api_base"] = model.api_base
     if model.api_version:
         out["api_version"] = model.api_version
-    if model.api_key_env:
-        key = os.environ.get(model.api_key_env)
-        if not key:
-            raise InputError(f"{model.name}: environment variable {model.api_key_env} is not set")
-        out["api_key"] = key
+    if model.api_key_env and not model.deployments:
+        out["api_key"] = key_from_env(model.name, model.api_key_env)
+    if model.deployments:  # each deployment's place, key and timeout are in the Router's model_list
+        out.clear()
     return out
 
 

@@ -1,0 +1,169 @@
+"""Where a call goes: one endpoint (a plain model config), or one of a model's `deployments`, picked by
+litellm's Router (its model_list, weights, tpm accounting and cooldowns).
+
+The Router only picks and sends; it never retries or falls back (num_retries=0, max_fallbacks=0), so `LM`
+stays the one place for retries, budgets and the cache. Each endpoint keeps its own adaptive window and rpm
+window (`concurrency.py`): a pick the Router makes for an endpoint that has no room goes to a healthy one
+that has, and when none has, the call waits.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InputError
+from ..spec import Deployment, ModelConfig
+from .concurrency import AdaptiveLimit, RateWindow
+
+NO_RETRIES = {"num_retries": 0, "max_retries": 0}  # litellm's wrapper and the openai client's own retries, off
+ROUTER_POLL = 0.25  # seconds between picks while the Router has every deployment cooling down
+_ids = itertools.count()
+
+
+@dataclass
+class Endpoint:
+    """One place a request can go, with its windows; `id` names it to the Router, `label` to people."""
+
+    id: str
+    label: str
+    limit: AdaptiveLimit
+    rate: RateWindow | None = None
+
+    def has_room(self, now: float) -> bool:
+        return self.limit.has_room(now) and (self.rate is None or self.rate.has_room(now))
+
+    def take(self, now: float) -> int:
+        if self.rate is not None:
+            self.rate.take(now)
+        return self.limit.take()
+
+    def next_room(self, now: float) -> float:
+        """When time alone (a pause, the rpm window) gives room again; `now` when only a release can."""
+        later = max(now, self.limit.paused_until)
+        return max(later, self.rate.next_room(now)) if self.rate is not None else later
+
+
+class Pool:
+    """The endpoints one model config can use. Without deployments, one endpoint reached through
+    `litellm.acompletion` (no Router in the way); with them, a Router over their model_list."""
+
+    def __init__(self, litellm: Any, model: ModelConfig, endpoints: list[Endpoint], router: Any | None = None) -> None:
+        self.litellm = litellm
+        self.model = model
+        self.endpoints = endpoints
+        self.router = router
+        self.router_busy_until = 0.0  # the Router said no deployment is available (all cooling down) until then
+
+    async def pick(self, messages: list[dict[str, str]]) -> Endpoint | None:
+        """An endpoint with room now, as the Router picks it; None if there is none."""
+        now = time.monotonic()
+        ready = {e.id: e for e in self.endpoints if e.has_room(now)}
+        if not ready or now < self.router_busy_until:
+            return None
+        if self.router is None:
+            return next(iter(ready.values()))
+        chosen = await self._select("pick", messages)
+        if chosen is None:
+            return None
+        picked = ready.get(_deployment_id(chosen))
+        if picked is not None:
+            return picked
+        healthy = await self._select("healthy", messages) or []
+        candidates = [ready[i] for i in map(_deployment_id, healthy) if i in ready]
+        return max(candidates, key=lambda e: e.limit.current - e.limit.in_flight, default=None)
+
+    async def _select(self, kind: str, messages: list[dict[str, str]]) -> Any:
+        try:
+            return await self.router.select(self.model.name, {}, kind=kind, messages=messages)
+        except Exception as exc:  # noqa: BLE001 - "no deployment available" comes as several classes, all 429
+            if getattr(exc, "status_code", None) == 429 or isinstance(exc, self.litellm.RateLimitError):
+                self.router_busy_until = time.monotonic() + ROUTER_POLL
+                return None
+            raise
+
+    def next_change(self, now: float) -> float | None:
+        """Seconds until waiting callers should look again without a release (None: wait for one)."""
+        later = [e.next_room(now) for e in self.endpoints]
+        later.append(self.router_busy_until)
+        pending = [t - now for t in later if t > now]
+        return min(pending) if pending else None
+
+    async def send(self, endpoint: Endpoint, request: dict[str, Any]) -> Any:
+        if self.router is None:
+            return await self.litellm.acompletion(**request, **NO_RETRIES)
+        return await self.router.acompletion(**{**request, "model": endpoint.id}, **NO_RETRIES)
+
+
+def build_pool(litellm: Any, model: ModelConfig, ceiling: int, known: dict[tuple[Any, ...], Endpoint]) -> Pool:
+    """The pool for a model config; endpoints already in `known` (same model, place and key) are shared, so a
+    target and an optimizer model on one server share its windows. Keys are read here, before any call."""
+    if not model.deployments:
+        key = ("plain", model.name, model.api_base)
+        endpoint = known.get(key) or Endpoint(f"opro-{next(_ids)}", public_url(model.api_base or model.name), AdaptiveLimit(ceiling))
+        known[key] = endpoint
+        return Pool(litellm, model, [endpoint])
+    endpoints, model_list = [], []
+    for deployment in model.deployments:
+        key_env = deployment.api_key_env or model.api_key_env
+        key = ("deployment", deployment.name or model.name, deployment.api_base, key_env)
+        endpoint = known.get(key) or _deployment_endpoint(deployment, ceiling)
+        known[key] = endpoint
+        endpoints.append(endpoint)
+        model_list.append(_model_list_entry(model, deployment, endpoint.id, key_env))
+    # Calls arrive here one by one (our retries, our concurrency): the Router must neither retry nor fall back.
+    router = litellm.Router(
+        model_list=model_list,
+        routing_strategy="usage-based-routing-v2" if any(d.tpm for d in model.deployments) else "simple-shuffle",
+        num_retries=0,
+        max_fallbacks=0,
+        retry_after=0,
+        allowed_fails=2,  # failures a minute before a deployment cools down
+        cooldown_time=10,
+        timeout=model.timeout,
+    )
+    return Pool(litellm, model, endpoints, router)
+
+
+def _deployment_endpoint(deployment: Deployment, ceiling: int) -> Endpoint:
+    own = min(ceiling, deployment.max_parallel) if deployment.max_parallel else ceiling
+    rate = RateWindow(deployment.rpm) if deployment.rpm else None
+    return Endpoint(f"opro-{next(_ids)}", public_url(deployment.api_base), AdaptiveLimit(own), rate)
+
+
+def _model_list_entry(model: ModelConfig, deployment: Deployment, endpoint_id: str, key_env: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"model": deployment.name or model.name, "api_base": deployment.api_base,
+                              "timeout": model.timeout, "max_retries": 0}
+    if model.api_version:
+        params["api_version"] = model.api_version
+    if deployment.weight is not None:
+        params["weight"] = deployment.weight
+    if key_env:
+        params["api_key"] = key_from_env(model.name, key_env)
+    entry: dict[str, Any] = {"model_name": model.name, "litellm_params": params, "model_info": {"id": endpoint_id}}
+    # rpm/tpm beside litellm_params, not in them: there the Router would also derive a max_parallel_requests
+    # from them and answer 429 itself above it; our windows already keep each deployment within its limits.
+    for name in ("rpm", "tpm"):
+        if getattr(deployment, name) is not None:
+            entry[name] = getattr(deployment, name)
+    return entry
+
+
+def key_from_env(model_name: str, variable: str) -> str:
+    key = os.environ.get(variable)
+    if not key:
+        raise InputError(f"{model_name}: environment variable {variable} is not set")
+    return key
+
+
+def public_url(url: str) -> str:
+    """A URL fit for a display or a log: any user:password removed."""
+    return re.sub(r"//[^/@]*@", "//", url)
+
+
+def _deployment_id(deployment: Any) -> str:
+    return str((deployment.get("model_info") or {}).get("id"))
