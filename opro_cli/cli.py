@@ -111,7 +111,7 @@ def optimize(
     started = time.perf_counter()
     display = Display(out, _placeholder_usage(), f"optimising {spec.name}", quiet)
     trainer = job.prepare(display.update)
-    display.usage = trainer.lm.usage
+    display.usage, display.concurrency = trainer.lm.usage, trainer.lm.concurrency_text
     signal.signal(signal.SIGTERM, _stop_on_sigterm)  # a cancelled CI job still gets its best-so-far artifact
     try:
         with display:
@@ -184,7 +184,7 @@ def eval_(
     started = time.perf_counter()
     progress = Progress(phase="evaluating", step=0, total_steps=0, epoch=0)
     machine = json_summary or to_stdout is not None
-    with Display(out, lm.usage, f"evaluating {artifact_path.name}", quiet or machine) as display:
+    with Display(out, lm.usage, f"evaluating {artifact_path.name}", quiet or machine, lm.concurrency_text) as display:
         display.update(progress)
 
         def tick(_: Any) -> None:
@@ -265,7 +265,7 @@ def compare(
     job = CompareJob(a, b, data, _call_options(cache, cache_dir, concurrency, retries), model)
     started = time.perf_counter()
     progress = Progress(phase="comparing", step=0, total_steps=0, epoch=0)
-    with Display(out, job.lm.usage, f"comparing {a.name} and {b.name}", quiet or json_summary) as display:
+    with Display(out, job.lm.usage, f"comparing {a.name} and {b.name}", quiet or json_summary, job.lm.concurrency_text) as display:
         display.update(progress)
 
         def tick(_: Any) -> None:

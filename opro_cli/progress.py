@@ -4,6 +4,7 @@ nothing with --quiet. Reads the trainer's Progress snapshots and the LM layer's 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,12 +28,13 @@ def duration(seconds: float) -> str:
 
 @dataclass
 class Display:
-    """Context manager; feed it with `update(progress)`; `usage` is read live at each refresh."""
+    """Context manager; feed it with `update(progress)`; `usage` and `concurrency` are read live at each refresh."""
 
     console: Console
     usage: Usage
     title: str
     quiet: bool = False
+    concurrency: Callable[[], str] | None = None  # calls in flight and the endpoints' adaptive windows
     progress: Progress | None = None
     started: float = field(default_factory=time.perf_counter)
     _live: Live | None = None
@@ -76,6 +78,8 @@ class Display:
             grid.add_row("batch reward", pct(p.batch_reward))
             grid.add_row("best validation", f"{pct(p.best_score)}  (seed prompt {pct(p.seed_score)})")
         grid.add_row("LM calls", f"{u.calls} sent, {u.cached_calls} cached, {u.retries} retried")
+        if self.concurrency is not None:
+            grid.add_row("concurrency", self.concurrency())
         grid.add_row("tokens", f"{u.prompt_tokens} in, {u.completion_tokens} out" + (f"  ${u.cost:.4f}" if u.cost else ""))
         grid.add_row("time", f"{duration(elapsed)} elapsed" + self._remaining(elapsed))
         parts: list[Any] = [grid]

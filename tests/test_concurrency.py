@@ -101,3 +101,16 @@ def test_rpm_is_a_sliding_window():
     assert rate.has_room(60.0)
     rate.take(60.0)
     assert not rate.has_room(89.0) and rate.next_room(89.0) == 90.0
+
+
+def test_the_live_display_shows_the_current_concurrency(fault_server):
+    from rich.console import Console
+
+    from opro_cli.progress import Display
+
+    server = fault_server()
+    lm = LM(concurrency=8)
+    ask_many(lm, model_of(server), 3)
+    console = Console(record=True, width=100)
+    console.print(Display(console, lm.usage, "evaluating", concurrency=lm.concurrency_text))
+    assert "concurrency  0 in flight, window 7 of 8" in console.export_text()

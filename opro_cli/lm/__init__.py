@@ -1,7 +1,9 @@
 """The LM call layer: every model call goes through `LM` (concurrency, retries, cache, budgets, usage).
 
-Modules: `calls` (the LM client), `cache` (the SQLite response cache), `provider_errors` (what a litellm
-error means for a run), `local_provider` (the embedded model as a litellm custom provider).
+Modules: `calls` (the LM client), `routing` (where a call goes: one endpoint, or a deployment picked by
+litellm's Router), `concurrency` (adaptive windows and rpm limits per endpoint), `cache` (the SQLite response
+cache), `provider_errors` (what a litellm error means for a run), `local_provider` (the embedded model as a
+litellm custom provider).
 """
 
 from .calls import LM, Budget, Completion, RetryPolicy, Usage

@@ -255,13 +255,13 @@ class LM:
 
     def concurrency_text(self) -> str:
         """Calls in flight and each endpoint's current window, for the live display."""
-        windows = [e for e in self._endpoints.values() if e.limit.in_flight or e.limit.current]
-        if len(windows) == 1:
-            e = windows[0]
-            return f"{self._inflight.count} in flight, window {e.limit.current} of {e.limit.ceiling}"
-        return f"{self._inflight.count} in flight; " + ", ".join(
-            f"{e.label} {e.limit.in_flight}/{e.limit.current}" for e in windows
-        )
+        endpoints = list(self._endpoints.values())
+        if len(endpoints) == 1:
+            window = endpoints[0].limit
+            return f"{self._inflight.count} in flight, window {window.current} of {window.ceiling}"
+        return "; ".join([f"{self._inflight.count} in flight"] + [
+            f"{e.label} {e.limit.in_flight}/{e.limit.current}" for e in endpoints
+        ])
 
     def _charge(self) -> None:
         """Check the budget before a request is sent, so it is never exceeded, even with calls in flight."""
