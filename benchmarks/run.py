@@ -112,7 +112,8 @@ def held_out_rewards(task: Task, prompt: Prompt, fmt_source: Artifact, seed_form
     if key not in _scored:
         options = CallOptions(cache=False)
         result = evaluate_prompt(task.spec, prompt, task.test, fmt_source=fmt_source, options=options, seed_format=seed_format)
-        _scored[key] = [p.reward for p in result.predictions]
+        _scored[key] = list(result.rewards)
+        result.rows.close()
     return _scored[key]
 
 

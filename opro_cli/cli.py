@@ -190,24 +190,34 @@ def eval_(
         def tick(_: Any) -> None:
             progress.done += 1
 
-        result = evaluate_prompt(spec, artifact.prompt, data, artifact, model, lm=lm, on_done=tick)
+        def start(total: int) -> None:
+            progress.done, progress.total = 0, total
+
+        near = files[0][0] if files else None  # results go to disk as they come, next to the first -o file
+        result = evaluate_prompt(spec, artifact.prompt, data, artifact, model, lm=lm, on_done=tick, rows_near=near,
+                                 on_start=start)
         against = None
         if baseline:
             progress.phase = "scoring the seed prompt"
             against = Comparison.of(score_baseline(artifact, data, model, lm), result)
     report = EvalReport.build(artifact_path, artifact, data, result, min_score, against, time.perf_counter() - started)
-    for path, fmt in files:
-        report.write(path, fmt)
-        if not quiet:
-            err.print(f"wrote {fmt} results to {path}", markup=False, highlight=False, soft_wrap=True)
-    if json_summary:
-        typer.echo(json.dumps(report.summary()))
-    elif to_stdout == "json":
-        typer.echo(json.dumps(report.document(), indent=2, ensure_ascii=False))
-    elif to_stdout == "junit":
-        typer.echo(report.junit(), nl=False)
-    else:
-        _eval_summary(artifact_path, result, report.seconds, against)
+    try:
+        for path, fmt in files:
+            report.write(path, fmt)
+            if not quiet:
+                err.print(f"wrote {fmt} results to {path}", markup=False, highlight=False, soft_wrap=True)
+        if json_summary:
+            typer.echo(json.dumps(report.summary()))
+        elif to_stdout == "json":
+            typer.echo(json.dumps(report.document(), indent=2, ensure_ascii=False))
+        elif to_stdout == "junit":
+            typer.echo(report.junit(), nl=False)
+        else:
+            _eval_summary(artifact_path, result, report.seconds, against)
+    finally:
+        result.rows.close()
+        if against is not None:
+            against.a.rows.close()
     if not report.passed:
         assert min_score is not None
         raise QualityGateError(f"score {result.score * 100:.1f}% is below --min-score {min_score * 100:.1f}%")
@@ -355,7 +365,7 @@ def _eval_summary(path: Path, result: Any, seconds: float, baseline: Any = None)
     table = Table(title=f"opro eval: {path}", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("score", f"{pct(result.score)}  ({sum(p.reward for p in result.predictions):g}/{len(result.predictions)})")
+    table.add_row("score", f"{pct(result.score)}  ({sum(result.rewards):g}/{result.examples})")
     table.add_row("model", result.model)
     table.add_row("unparseable answers", str(result.parse_failures))
     if baseline is not None:
@@ -374,7 +384,7 @@ def _compare_summary(a: Path, b: Path, data: Path, comparison: Any, seconds: flo
     from .progress import pct, usage_rows
 
     counts = comparison.agreement
-    table = Table(title=Text(f"opro compare on {data} ({len(comparison.a.predictions)} examples)"), show_header=False,
+    table = Table(title=Text(f"opro compare on {data} ({comparison.a.examples} examples)"), show_header=False,
                   title_justify="left")
     table.add_column(style="bold")
     table.add_column()

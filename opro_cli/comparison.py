@@ -31,8 +31,7 @@ class Comparison:
 
     @classmethod
     def of(cls, a: EvalResult, b: EvalResult, seed: int = BOOTSTRAP_SEED) -> Comparison:
-        a_rewards = [p.reward for p in a.predictions]
-        b_rewards = [p.reward for p in b.predictions]
+        a_rewards, b_rewards = a.rewards, b.rewards
         if len(a_rewards) != len(b_rewards):
             raise InputError(f"the prompts were scored on {len(a_rewards)} and {len(b_rewards)} examples")
         return cls(a, b, paired_bootstrap(a_rewards, b_rewards, seed), agreement(a_rewards, b_rewards))

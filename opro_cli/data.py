@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,28 +46,78 @@ def dataset_problems(path: str | Path, spec: TaskSpec) -> list[str]:
     return _scan(Path(path), spec)[1]
 
 
+@dataclass(frozen=True)
+class DataSummary:
+    """What a streamed pass over a data file learns without keeping its examples: enough to start an evaluation."""
+
+    path: Path
+    examples: int
+    sha256: str
+    answers: frozenset[str]  # the distinct expected answers, for `choices: infer`
+
+
+def scan_dataset(path: str | Path, spec: TaskSpec) -> DataSummary:
+    """Check every line (failing on the first bad one, before any call) in constant memory."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    count, answers = 0, set()
+    for example in _examples(path, spec, digest, problems=None):
+        count += 1
+        answers.add(example.expected)
+    if count == 0:
+        raise InputError(f"{path}: the dataset is empty")
+    return DataSummary(path, count, digest.hexdigest(), frozenset(answers))
+
+
+def iter_examples(path: str | Path, spec: TaskSpec) -> Iterator[Example]:
+    """The examples one by one, read as they are needed (check the file with `scan_dataset` first)."""
+    return _examples(Path(path), spec, hashlib.sha256(), problems=None)
+
+
 def _scan(path: Path, spec: TaskSpec) -> tuple[list[Example], list[str], str]:
+    digest = hashlib.sha256()
+    problems: list[str] = []
+    examples = list(_examples(path, spec, digest, problems))
+    if not examples and not problems:
+        problems.append(f"{path}: the dataset is empty")
+    return examples, problems, digest.hexdigest()
+
+
+def _examples(path: Path, spec: TaskSpec, digest: Any, problems: list[str] | None) -> Iterator[Example]:
+    """Parse line by line, hashing the bytes; a bad line goes to `problems`, or raises when that is None."""
+    needed = [*spec.prompt.input_fields, spec.prompt.output]
     try:
-        raw = path.read_bytes()
+        handle = path.open("rb")
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    needed = [*spec.prompt.input_fields, spec.prompt.output]
-    examples: list[Example] = []
-    problems: list[str] = []
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        record, problem = _parse_line(line, needed)
-        if problem:
-            problems.append(f"{path}:{number}: {problem}")
-            continue
-        inputs = {name: _as_text(record[name]) for name in spec.prompt.input_fields}
-        examples.append(Example(number, inputs, _as_text(record[spec.prompt.output])))
-    if not examples and not problems:
-        problems.append(f"{path}: the dataset is empty")
-    return examples, problems, hashlib.sha256(raw).hexdigest()
+    with handle:
+        for number, line in enumerate(_lines(handle, digest), start=1):
+            if not line.strip():
+                continue
+            record, problem = _parse_line(line, needed)
+            if problem:
+                if problems is None:
+                    raise InputError(f"{path}:{number}: {problem}")
+                problems.append(f"{path}:{number}: {problem}")
+                continue
+            inputs = {name: _as_text(record[name]) for name in spec.prompt.input_fields}
+            yield Example(number, inputs, _as_text(record[spec.prompt.output]))
+
+
+def _lines(handle: Any, digest: Any) -> Iterator[bytes]:
+    """Lines as `bytes.splitlines` cuts them (\r, \n, \r\n and the other Unicode breaks), read in chunks."""
+    rest = b""
+    for chunk in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(chunk)
+        lines = (rest + chunk).splitlines(keepends=True)
+        rest = lines.pop() if lines and not lines[-1].endswith((b"\n", b"\r")) else b""
+        if rest == b"" and lines and lines[-1].endswith(b"\r"):
+            rest = lines.pop()  # a \r at the end of a chunk may be half of \r\n
+        yield from (line.rstrip(b"\r\n") for line in lines)
+    if rest:
+        yield from rest.splitlines()
 
 
 def _parse_line(line: bytes, needed: list[str]) -> tuple[dict[str, Any], str | None]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -79,6 +80,27 @@ class TaskRunner:
             return prediction
 
         return await gather_all(one(example) for example in examples)
+
+    async def predict_in_order(
+        self, prompt: Prompt, examples: Iterable[Example], ahead: int
+    ) -> AsyncIterator[tuple[Example, Prediction]]:
+        """Run examples as they are read, at most `ahead` started and not yet handed on, and hand the results on
+        in data order: memory stays flat however long the data, and results can be written as they come.
+        (The LM bounds the calls actually in flight; `ahead` only keeps it fed.)"""
+        pending: deque[tuple[Example, asyncio.Task[Prediction]]] = deque()
+        try:
+            for example in examples:
+                pending.append((example, asyncio.ensure_future(self.predict_one(prompt, example))))
+                if len(pending) >= ahead:
+                    done, task = pending.popleft()
+                    yield done, await task
+            while pending:
+                done, task = pending.popleft()
+                yield done, await task
+        finally:
+            for _, task in pending:
+                task.cancel()
+            await asyncio.gather(*(task for _, task in pending), return_exceptions=True)
 
     async def predict_one(self, prompt: Prompt, example: Example, fmt: AnswerFormat | None = None) -> Prediction:
         fmt = fmt or self.fmt

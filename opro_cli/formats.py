@@ -9,18 +9,17 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .artifact import Artifact
 from .comparison import Comparison
-from .data import load_dataset
 from .errors import InputError
-from .files import write_atomic
+from .files import write_atomic_stream
 from .jobs import EvalResult
 from .optimizer import Prediction
-from .results import write_results_jsonl
 from .stats import CONFIDENCE, PairedDifference
 
 FILE_FORMATS = ("json", "junit", "jsonl")
@@ -55,14 +54,14 @@ def is_right(prediction: Prediction) -> bool:
 
 @dataclass
 class EvalReport:
-    """One evaluation with what its outputs need: where it came from, example lines, the gate, the baseline."""
+    """One evaluation with what its outputs need: where it came from, the gate, the baseline. The examples are
+    read back from the evaluation's rows on disk as each output is written, never all held in memory."""
 
     artifact: Path
     data: Path
     task: str
     template: str
     result: EvalResult
-    lines: list[int]
     min_score: float | None = None
     baseline: Comparison | None = None
     seconds: float = 0.0
@@ -79,12 +78,11 @@ class EvalReport:
         seconds: float = 0.0,
     ) -> EvalReport:
         spec = artifact.task_spec()
-        lines = [example.line for example in load_dataset(data, spec).examples]
-        return cls(artifact_path, data, artifact.task, spec.prompt.input, result, lines, min_score, baseline, seconds)
+        return cls(artifact_path, data, artifact.task, spec.prompt.input, result, min_score, baseline, seconds)
 
     @property
     def correct(self) -> int:
-        return sum(1 for p in self.result.predictions if is_right(p))
+        return sum(1 for reward in self.result.rewards if reward >= 1.0)
 
     @property
     def passed(self) -> bool:
@@ -98,7 +96,7 @@ class EvalReport:
             "task": self.task,
             "data": str(self.data),
             "model": result.model,
-            "examples": len(result.predictions),
+            "examples": result.examples,
             "correct": self.correct,
             "score": result.score,
             "parse_failures": result.parse_failures,
@@ -111,23 +109,34 @@ class EvalReport:
             summary["baseline"] = baseline_summary(self.baseline)
         return summary
 
-    def document(self) -> dict[str, Any]:
-        """The JSON format: the summary and every example with its answer and reward."""
-        examples = []
-        for index, (line, p) in enumerate(zip(self.lines, self.result.predictions)):
+    def _example_rows(self) -> Iterator[dict[str, Any]]:
+        baseline = self.baseline.a.rewards if self.baseline is not None else None
+        for index, (line, p) in enumerate(self.result.rows):
             row: dict[str, Any] = {"line": line, "inputs": p.inputs, "expected": p.expected, "answer": p.answer,
                                    "raw": p.raw, "reward": p.reward, "error": p.error}
-            if self.baseline is not None:
-                row["baseline_reward"] = self.baseline.a.predictions[index].reward
-            examples.append(row)
-        return {"summary": self.summary(), "examples": examples}
+            if baseline is not None:
+                row["baseline_reward"] = baseline[index]
+            yield row
+
+    def document(self) -> dict[str, Any]:
+        """The JSON format: the summary and every example with its answer and reward."""
+        return {"summary": self.summary(), "examples": list(self._example_rows())}
+
+    def _json_parts(self) -> Iterator[str]:
+        """The JSON document piece by piece, one example a line."""
+        yield '{"summary": ' + json.dumps(self.summary(), ensure_ascii=False) + ',\n"examples": ['
+        for index, row in enumerate(self._example_rows()):
+            yield ("\n" if index == 0 else ",\n") + json.dumps(row, ensure_ascii=False)
+        yield "\n]}\n"
 
     def junit(self) -> str:
         """JUnit XML: one testcase per example (a failure carries input, expected and actual), plus one for
         the --min-score gate when there is one."""
-        predictions = self.result.predictions
-        failures = len(predictions) - self.correct + (0 if self.passed else 1)
-        tests = len(predictions) + (0 if self.min_score is None else 1)
+        return "".join(self._junit_parts())
+
+    def _junit_parts(self) -> Iterator[str]:
+        failures = self.result.examples - self.correct + (0 if self.passed else 1)
+        tests = self.result.examples + (0 if self.min_score is None else 1)
         seconds = f"{self.seconds:.3f}"
         root = ET.Element("testsuites", name="opro eval", tests=str(tests), failures=str(failures), errors="0",
                           time=seconds)
@@ -137,20 +146,30 @@ class EvalReport:
         for name, value in (("artifact", self.artifact), ("data", self.data), ("model", self.result.model),
                             ("score", f"{self.result.score:.4f}")):
             ET.SubElement(properties, "property", name=name, value=_xml_text(str(value)))
+        ET.SubElement(suite, "testcase", name="-")  # where the examples go, written one at a time below
+        ET.indent(root)
+        head, tail = ET.tostring(root, encoding="unicode").split('<testcase name="-" />')
+        yield '<?xml version="1.0" encoding="UTF-8"?>\n' + head
+        for index, case in enumerate(self._testcases()):
+            ET.indent(case, space="  ", level=2)
+            yield ("" if index == 0 else "\n    ") + ET.tostring(case, encoding="unicode").rstrip()
+        yield tail + "\n"
+
+    def _testcases(self) -> Iterator[ET.Element]:
         classname = f"{self.task}.{self.data.stem}"
-        for line, p in zip(self.lines, predictions):
-            case = ET.SubElement(suite, "testcase", classname=classname, name=f"{self.data.name}:{line}")
+        for line, p in self.result.rows:
+            case = ET.Element("testcase", classname=classname, name=f"{self.data.name}:{line}")
             if not is_right(p):
                 kind = "unparseable answer" if p.answer is None else "wrong answer"
                 failure = ET.SubElement(case, "failure", type=kind, message=_xml_text(self._failure_message(p)))
                 failure.text = _xml_text(self._failure_text(p))
+            yield case
         if self.min_score is not None:
-            case = ET.SubElement(suite, "testcase", classname=classname, name=f"score >= {self.min_score:.1%}")
+            case = ET.Element("testcase", classname=classname, name=f"score >= {self.min_score:.1%}")
             if not self.passed:
                 ET.SubElement(case, "failure", type="quality gate",
                               message=f"score {self.result.score:.1%} is below {self.min_score:.1%}")
-        ET.indent(root)
-        return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+            yield case
 
     def _failure_message(self, p: Prediction) -> str:
         if p.answer is None:
@@ -164,15 +183,15 @@ class EvalReport:
         return f"input:\n{rendered}\n\nexpected:\n{p.expected}\n\nactual:\n{actual}\n\nraw output:\n{p.raw}\n"
 
     def write(self, path: Path, fmt: str) -> None:
-        """Write one output file in `fmt` (json, junit or jsonl), atomically."""
+        """Write one output file in `fmt` (json, junit or jsonl), atomically, example by example."""
         if fmt == "jsonl":
-            write_results_jsonl(path, self.result.predictions)
-        elif fmt == "json":
-            write_atomic(path, json.dumps(self.document(), indent=2, ensure_ascii=False) + "\n")
-        elif fmt == "junit":
-            write_atomic(path, self.junit())
-        else:  # pragma: no cover - file_format() only returns the three above
+            self.result.rows.write_jsonl(path)
+            return
+        if fmt not in ("json", "junit"):  # pragma: no cover - file_format() only returns the three above
             raise InputError(f"unknown format {fmt!r}")
+        with write_atomic_stream(path) as out:
+            for part in self._json_parts() if fmt == "json" else self._junit_parts():
+                out.write(part)
 
 
 def baseline_summary(comparison: Comparison) -> dict[str, Any]:
@@ -195,7 +214,7 @@ def compare_summary(comparison: Comparison, a: Path, b: Path, data: Path, second
         "a": {"artifact": str(a), "model": comparison.a.model, "score": comparison.a.score},
         "b": {"artifact": str(b), "model": comparison.b.model, "score": comparison.b.score},
         "data": str(data),
-        "examples": len(comparison.a.predictions),
+        "examples": comparison.a.examples,
         "difference": diff.mean_diff,
         "low": diff.low,
         "high": diff.high,

@@ -6,18 +6,19 @@ They wire spec, data, LM layer, trainer and artifact together; the CLI only pars
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import checkpoint
 from .artifact import Artifact, DataRecord, FormatRecord, RunRecord, Scores, public_spec, save_artifact, versions
 from .lm.cache import ResponseCache, default_cache_dir
-from .data import Dataset, load_dataset
-from .evaluate import TaskRunner, mean_reward, resolve_format
+from .data import Dataset, iter_examples, load_dataset, scan_dataset
+from .evaluate import TaskRunner, resolve_format
 from .lm import LM, Budget, RetryPolicy, Usage
 from .optimizer import Prediction
 from .prompt import Prompt
+from .results import ResultRows
 from .spec import ModelConfig, TaskSpec, load_spec
 from .trainer import Progress, RunResult, Trainer, run_id, split_data
 
@@ -127,14 +128,32 @@ def build_artifact(trainer: Trainer, result: RunResult, data: Dataset, validatio
 
 @dataclass
 class EvalResult:
+    """An evaluation's score and its per-example results, which live on disk (`rows`), not in memory."""
+
     score: float
-    predictions: list[Prediction]
+    rows: ResultRows
     usage: Usage
     model: str
 
     @property
+    def rewards(self) -> Sequence[float]:
+        return self.rows.rewards
+
+    @property
+    def examples(self) -> int:
+        return len(self.rows)
+
+    @property
     def parse_failures(self) -> int:
-        return sum(1 for p in self.predictions if p.answer is None)
+        return self.rows.parse_failures
+
+    @property
+    def predictions(self) -> list[Prediction]:
+        """Every prediction, read back into memory: for small data and the Python API."""
+        return [prediction for _, prediction in self.rows]
+
+
+AHEAD_PER_SLOT = 8  # examples started ahead per concurrent call, so a slow one does not starve the others
 
 
 def evaluate_prompt(
@@ -147,18 +166,40 @@ def evaluate_prompt(
     on_done: Callable[[Prediction], None] | None = None,
     lm: LM | None = None,
     seed_format: bool = False,
+    rows_near: Path | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> EvalResult:
-    """Score a prompt on a data file. With an artifact, the answer format it was optimised with is reused,
-    unless another model is asked for, whose format (schema or not) is resolved afresh. `seed_format` takes the
-    format the artifact's seed prompt was scored with (for baselines)."""
-    data = load_dataset(data_path, spec)
+    """Score a prompt on a data file, streaming it: the file is checked first (bad input fails before any call),
+    then read again example by example while results go to disk (next to `rows_near` if given), so memory
+    stays flat on any size of data. `on_start` gets the number of examples.
+
+    With an artifact, the answer format it was optimised with is reused, unless another model is asked for,
+    whose format (schema or not) is resolved afresh. `seed_format` takes the format the artifact's seed prompt
+    was scored with (for baselines)."""
+    data = scan_dataset(data_path, spec)
     target = spec.model if model is None else ModelConfig.model_validate({**spec.model.model_dump(), "name": model})
     if fmt_source is not None and model is None:
         fmt = fmt_source.format(seed=seed_format)
     else:
-        choices = list(fmt_source.answer_format.choices) if fmt_source else [e.expected for e in data.examples]
+        choices = list(fmt_source.answer_format.choices) if fmt_source else sorted(data.answers)
         fmt = resolve_format(spec, target, choices)
     lm = lm or (options or CallOptions()).make_lm(spec.optimizer.concurrency)
     runner = TaskRunner(spec, target, fmt, lm)
-    predictions = asyncio.run(runner.predict(prompt, data.examples, on_done))
-    return EvalResult(mean_reward(predictions), predictions, lm.usage, target.name)
+    if on_start is not None:
+        on_start(data.examples)
+    rows = ResultRows(rows_near)
+
+    async def run() -> None:
+        async for example, prediction in runner.predict_in_order(
+            prompt, iter_examples(data_path, spec), ahead=AHEAD_PER_SLOT * lm.concurrency
+        ):
+            rows.add(example.line, prediction)
+            if on_done:
+                on_done(prediction)
+
+    try:
+        asyncio.run(run())
+    except BaseException:
+        rows.close()
+        raise
+    return EvalResult(sum(rows.rewards) / len(rows), rows, lm.usage, target.name)

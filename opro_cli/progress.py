@@ -89,6 +89,8 @@ class Display:
 
     def _remaining(self, elapsed: float) -> str:
         p = self.progress
+        if p is not None and not p.total_steps and p.total and p.done:  # eval, compare: examples done so far
+            return f", {p.done}/{p.total} examples, ~{duration(elapsed / p.done * (p.total - p.done))} left"
         if p is None or not p.total_steps or p.step == 0:
             return ""
         left = elapsed / p.step * (p.total_steps - p.step)

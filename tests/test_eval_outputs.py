@@ -14,6 +14,7 @@ from opro_cli.formats import EvalReport, file_format
 from opro_cli.jobs import EvalResult
 from opro_cli.lm import Usage
 from opro_cli.optimizer import Prediction
+from opro_cli.results import ResultRows
 from toy_task import write_toy_task
 
 runner = CliRunner()
@@ -151,7 +152,7 @@ def test_file_format_by_suffix():
 def test_junit_survives_characters_xml_cannot_carry(tmp_path):
     prediction = Prediction(inputs={"review": "bad\x00input"}, expected="negative", raw="\x1b[31mpositive\x07",
                             answer="positive\x1b", reward=0.0)
-    result = EvalResult(score=0.0, predictions=[prediction], usage=Usage(), model="toy/sentiment")
-    report = EvalReport(tmp_path / "a.json", tmp_path / "d.jsonl", "t", "Review: {review}", result, [1])
+    result = EvalResult(score=0.0, rows=ResultRows.of([prediction]), usage=Usage(), model="toy/sentiment")
+    report = EvalReport(tmp_path / "a.json", tmp_path / "d.jsonl", "t", "Review: {review}", result)
     failure = ET.fromstring(report.junit()).find("testsuite/testcase/failure")
     assert "bad\ufffdinput" in failure.text and "\x1b" not in failure.text
