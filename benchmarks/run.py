@@ -570,9 +570,18 @@ def main() -> None:
     results["total_s"] = time.perf_counter() - _t0
     results["machine"]["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    (out_dir / "results.md").write_text(markdown(results), encoding="utf-8")
+    (out_dir / "results.md").write_text(markdown(results) + kept_sections(out_dir / "results.md"), encoding="utf-8")
     print_tables(results)
     log(f"done in {results['total_s'] / 60:.1f} min; wrote {out_dir / 'results.md'} and {out_dir / 'results.json'}")
+
+
+OTHERS = "<!-- sections below are written by other benchmarks; run.py keeps them -->"
+
+
+def kept_sections(path: Path) -> str:
+    """What other benchmarks (benchmarks/scale.py) wrote below the marker in results.md: kept as it is."""
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    return "\n" + OTHERS + current.split(OTHERS, 1)[1] if OTHERS in current else ""
 
 
 if __name__ == "__main__":

@@ -106,8 +106,10 @@ class LM:
         concurrency: int = 4,
         budget: Budget = Budget(),
         retry: RetryPolicy | None = None,
+        adaptive: bool = True,
     ) -> None:
         self.cache = cache
+        self.adaptive = adaptive  # False: every endpoint's window stays at `concurrency` (the old behaviour)
         self.budget = budget
         self.retry = retry or RetryPolicy()
         self.usage = Usage()
@@ -123,6 +125,7 @@ class LM:
         self._pools: dict[str, Pool] = {}
         self._endpoints: dict[tuple[Any, ...], Endpoint] = {}
         self._room = asyncio.Condition()  # notified whenever an endpoint may have room again
+        self._unpriced: set[tuple[str, str]] = set()  # (model, provider) litellm has no price for
 
     async def complete(
         self,
@@ -155,7 +158,7 @@ class LM:
         """The endpoints of a model config, built on its first call (deployment keys are read then)."""
         key = model.model_dump_json(include={"name", "api_base", "api_key_env", "deployments"})
         if key not in self._pools:
-            self._pools[key] = build_pool(self._litellm, model, self.concurrency, self._endpoints)
+            self._pools[key] = build_pool(self._litellm, model, self.concurrency, self._endpoints, self.adaptive)
         return self._pools[key]
 
     async def _send(self, pool: Pool, request: dict[str, Any]) -> Completion:
@@ -228,7 +231,8 @@ class LM:
                 await self._finish(endpoint, ticket, rate_limited, asked)
                 # A 429 already shrank the window (or paused the endpoint): the retry waits for room, not a backoff,
                 # unless the window was down to one call.
-                raise _Failed(exc, window_absorbed=rate_limited and (asked is not None or window > 1)) from None
+                absorbed = self.adaptive and rate_limited and (asked is not None or window > 1)
+                raise _Failed(exc, window_absorbed=absorbed) from None
             except BaseException:
                 await self._finish(endpoint, ticket)
                 raise
@@ -287,12 +291,25 @@ class LM:
             _text(response),
             int(getattr(getattr(response, "usage", None), "prompt_tokens", 0) or 0),
             int(getattr(getattr(response, "usage", None), "completion_tokens", 0) or 0),
-            _cost(self._litellm, response),
+            self._cost(response),
         )
         self.usage.prompt_tokens += completion.prompt_tokens
         self.usage.completion_tokens += completion.completion_tokens
         self.usage.cost += completion.cost
         return completion
+
+    def _cost(self, response: Any) -> float:
+        """Price of a call; local and unmapped models cost 0 rather than failing the run. litellm takes a few ms
+        to find a model unmapped, so the answer is remembered per model (as much as the call itself on loopback)."""
+        hidden = getattr(response, "_hidden_params", None) or {}
+        model = (str(getattr(response, "model", "")), str(hidden.get("custom_llm_provider", "")))
+        if model in self._unpriced:
+            return 0.0
+        try:
+            return float(self._litellm.completion_cost(completion_response=response) or 0.0)
+        except Exception:  # noqa: BLE001 - litellm raises various errors for unmapped models
+            self._unpriced.add(model)
+            return 0.0
 
     def _delay(self, attempt: int, exc: Exception) -> float:
         asked = retry_after(exc)
@@ -352,11 +369,3 @@ def _text(response: Any) -> str:
     choices = getattr(response, "choices", None) or []
     content = getattr(getattr(choices[0], "message", None), "content", None) if choices else None
     return content if isinstance(content, str) else ""
-
-
-def _cost(litellm: Any, response: Any) -> float:
-    """Price of a call; local and unmapped models cost 0 rather than failing the run."""
-    try:
-        return float(litellm.completion_cost(completion_response=response) or 0.0)
-    except Exception:  # noqa: BLE001 - litellm raises various errors for unmapped models
-        return 0.0

@@ -21,9 +21,11 @@ RPM_WINDOW = 60.0  # seconds
 
 @dataclass
 class AdaptiveLimit:
-    """The number of calls one endpoint may have in flight now, between 1 and `ceiling`."""
+    """The number of calls one endpoint may have in flight now, between 1 and `ceiling`; `fixed` keeps it at the
+    ceiling whatever happens (how opro-cli behaved before, kept to measure the difference in benchmarks/scale.py)."""
 
     ceiling: int
+    fixed: bool = False
     limit: float = 0.0
     in_flight: int = 0
     paused_until: float = 0.0
@@ -32,7 +34,7 @@ class AdaptiveLimit:
     _shrunk_at: int = -1
 
     def __post_init__(self) -> None:
-        self.limit = float(min(self.ceiling, START))
+        self.limit = float(self.ceiling if self.fixed else min(self.ceiling, START))
         self._threshold = float(self.ceiling)
 
     def has_room(self, now: float) -> bool:
@@ -47,6 +49,8 @@ class AdaptiveLimit:
     def finished(self, ticket: int, rate_limited: bool = False, retry_after: float | None = None) -> None:
         """A call came back: success grows the window, a 429 shrinks it (and pauses on Retry-After)."""
         self.in_flight -= 1
+        if self.fixed:
+            return
         if retry_after:
             self.paused_until = max(self.paused_until, time.monotonic() + retry_after)
         if rate_limited:

@@ -99,19 +99,22 @@ class Pool:
         return await self.router.acompletion(**{**request, "model": endpoint.id}, **NO_RETRIES)
 
 
-def build_pool(litellm: Any, model: ModelConfig, ceiling: int, known: dict[tuple[Any, ...], Endpoint]) -> Pool:
+def build_pool(
+    litellm: Any, model: ModelConfig, ceiling: int, known: dict[tuple[Any, ...], Endpoint], adaptive: bool = True
+) -> Pool:
     """The pool for a model config; endpoints already in `known` (same model, place and key) are shared, so a
     target and an optimizer model on one server share its windows. Keys are read here, before any call."""
     if not model.deployments:
         key = ("plain", model.name, model.api_base)
-        endpoint = known.get(key) or Endpoint(f"opro-{next(_ids)}", public_url(model.api_base or model.name), AdaptiveLimit(ceiling))
+        window = AdaptiveLimit(ceiling, fixed=not adaptive)
+        endpoint = known.get(key) or Endpoint(f"opro-{next(_ids)}", public_url(model.api_base or model.name), window)
         known[key] = endpoint
         return Pool(litellm, model, [endpoint])
     endpoints, model_list = [], []
     for deployment in model.deployments:
         key_env = deployment.api_key_env or model.api_key_env
         key = ("deployment", deployment.name or model.name, deployment.api_base, key_env)
-        endpoint = known.get(key) or _deployment_endpoint(deployment, ceiling)
+        endpoint = known.get(key) or _deployment_endpoint(deployment, ceiling, adaptive)
         known[key] = endpoint
         endpoints.append(endpoint)
         model_list.append(_model_list_entry(model, deployment, endpoint.id, key_env))
@@ -129,10 +132,10 @@ def build_pool(litellm: Any, model: ModelConfig, ceiling: int, known: dict[tuple
     return Pool(litellm, model, endpoints, router)
 
 
-def _deployment_endpoint(deployment: Deployment, ceiling: int) -> Endpoint:
+def _deployment_endpoint(deployment: Deployment, ceiling: int, adaptive: bool) -> Endpoint:
     own = min(ceiling, deployment.max_parallel) if deployment.max_parallel else ceiling
     rate = RateWindow(deployment.rpm) if deployment.rpm else None
-    return Endpoint(f"opro-{next(_ids)}", public_url(deployment.api_base), AdaptiveLimit(own), rate)
+    return Endpoint(f"opro-{next(_ids)}", public_url(deployment.api_base), AdaptiveLimit(own, fixed=not adaptive), rate)
 
 
 def _model_list_entry(model: ModelConfig, deployment: Deployment, endpoint_id: str, key_env: str | None) -> dict[str, Any]:
