@@ -179,3 +179,12 @@ def load_spec_from(tmp_path, raw):
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(raw))
     return load_spec(path)
+
+
+def test_deployments_with_tpm_go_through_usage_based_routing(fault_server):
+    a, b = fault_server(), fault_server()
+    model = ModelConfig(name="openai/toy", api_key_env=KEY_ENV, deployments=[
+        {"api_base": a.url, "tpm": 100_000}, {"api_base": b.url, "tpm": 100_000}])
+    lm = LM(concurrency=2)
+    assert all(ask_many(lm, model, 12))
+    assert a.requests + b.requests == 12 and min(a.requests, b.requests) > 0

@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import InputError
 from ..spec import Deployment, ModelConfig
 from .concurrency import AdaptiveLimit, RateWindow
+from .provider_errors import describe
 
 NO_RETRIES = {"num_retries": 0, "max_retries": 0}  # litellm's wrapper and the openai client's own retries, off
 ROUTER_POLL = 0.25  # seconds between picks while the Router has every deployment cooling down
@@ -119,16 +120,19 @@ def build_pool(
         endpoints.append(endpoint)
         model_list.append(_model_list_entry(model, deployment, endpoint.id, key_env))
     # Calls arrive here one by one (our retries, our concurrency): the Router must neither retry nor fall back.
-    router = litellm.Router(
-        model_list=model_list,
-        routing_strategy="usage-based-routing-v2" if any(d.tpm for d in model.deployments) else "simple-shuffle",
-        num_retries=0,
-        max_fallbacks=0,
-        retry_after=0,
-        allowed_fails=2,  # failures a minute before a deployment cools down
-        cooldown_time=10,
-        timeout=model.timeout,
-    )
+    try:
+        router = litellm.Router(
+            model_list=model_list,
+            routing_strategy="usage-based-routing-v2" if any(d.tpm for d in model.deployments) else "simple-shuffle",
+            num_retries=0,
+            max_fallbacks=0,
+            retry_after=0,
+            allowed_fails=2,  # failures a minute before a deployment cools down
+            cooldown_time=10,
+            timeout=model.timeout,
+        )
+    except Exception as exc:  # noqa: BLE001 - the Router validates its model_list; its message may quote the keys
+        raise InputError(f"{model.name}: deployments: litellm's Router refused them: {describe(exc)}") from None
     return Pool(litellm, model, endpoints, router)
 
 
