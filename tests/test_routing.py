@@ -88,7 +88,7 @@ def test_killing_a_deployment_mid_run_loses_nothing_and_changes_no_score(tmp_pat
     killer = _stop_after_served(b, 10)  # b answers ten calls, then dies: connection refused from then on
     optimize(task, "--no-cache", "-j", "4", "--retries", "10", "-o", tmp_path / "killed.json")
     killer.join()
-    assert b.served == 10 and a.served + b.served == needed  # every answer once, none lost
+    assert 10 <= b.served < needed / 2 and a.served + b.served == needed  # every answer once, none lost
     assert same_result(tmp_path / "healthy.json", tmp_path / "killed.json")
     assert load_artifact(tmp_path / "killed.json").run.stopped == "completed"
 
@@ -98,7 +98,8 @@ def _stop_after_served(server, count: int):
     import time
 
     def watch():
-        while server.served < count:
+        deadline = time.monotonic() + 60
+        while server.served < count and time.monotonic() < deadline:
             time.sleep(0.002)
         server.stop()
 
