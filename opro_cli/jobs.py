@@ -14,7 +14,7 @@ from . import checkpoint
 from .artifact import Artifact, DataRecord, FormatRecord, RunRecord, Scores, public_spec, save_artifact, versions
 from .lm.cache import ResponseCache, default_cache_dir
 from .data import Dataset, load_dataset
-from .evaluate import TaskRunner, mean_reward, resolve_format
+from .scoring import TaskRunner, mean_reward, resolve_format
 from .lm import LM, Budget, RetryPolicy, Usage
 from .optimizer import Prediction
 from .prompt import Prompt

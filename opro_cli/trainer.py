@@ -16,7 +16,7 @@ from . import checkpoint
 from .answers import AnswerFormat
 from .data import Dataset, Example
 from .errors import BudgetExhausted, InputError
-from .evaluate import TaskRunner, gather_all, mean_reward, output_modes
+from .scoring import TaskRunner, gather_all, mean_reward, output_modes
 from .lm import LM
 from .meta_prompt import meta_prompt, parse_proposal
 from .optimizer import (
