@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .data import parse_record, read_bytes
 from .errors import InputError
 
 DEFAULT_MODEL = "local/smollm2"
@@ -89,22 +90,13 @@ def scaffold(data_path: str | Path, model: str | None = None, output_field: str 
 
 
 def _read(path: Path) -> _Rows:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     records: list[tuple[int, dict[str, Any]]] = []
-    for number, line in enumerate(raw.splitlines(), start=1):
+    for number, line in enumerate(read_bytes(path).splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}:{number}: not valid JSON: {getattr(exc, 'msg', exc)}") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{path}:{number}: each line must be a JSON object")
+        record, problem = parse_record(line)
+        if problem:
+            raise InputError(f"{path}:{number}: {problem}")
         records.append((number, record))
     if not records:
         raise InputError(f"{path}: the dataset is empty")

@@ -226,12 +226,7 @@ def read_spec(path: Path) -> Any:
     line = _key_lines(path).get(("optimizer", "meta_prompt"))
     where = f"{path}:{line}: optimizer.meta_prompt" if line else f"{path}: optimizer.meta_prompt"
     file = path.parent / Path(named.strip()).expanduser()
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{where}: {file}: file not found (a value without placeholders is read as a file path)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{where}: {file}: cannot read: {exc}") from None
+    text = _read_text(file, f"{where}: {file}", " (a value without placeholders is read as a file path)")
     problem = template_problem(text)
     if problem:
         raise InputError(f"{where}: {file}: {problem}")
@@ -280,13 +275,17 @@ def _nearest_line(loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...],
     return None
 
 
-def read_yaml(path: Path) -> Any:
+def _read_text(path: Path, where: str, hint: str = "") -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
+        raise InputError(f"{where}: file not found{hint}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
+        raise InputError(f"{where}: cannot read: {exc}") from None
+
+
+def read_yaml(path: Path) -> Any:
+    text = _read_text(path, str(path))
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
