@@ -202,8 +202,14 @@ def optimize(
     provider failure after the seed prompt was scored, the best prompt so far is written, then the exception
     goes on. `on_start` gets the prepared trainer (its `lm.usage` counts live); `on_progress` its snapshots."""
     job = OptimizeJob(
-        Path(spec), Path(data), Path(output), Path(validation) if validation else None, resume, seed, epochs,
-        options or CallOptions(),
+        spec_path=Path(spec),
+        data_path=Path(data),
+        output=Path(output),
+        validation_path=Path(validation) if validation else None,
+        resume=resume,
+        seed=seed,
+        epochs=epochs,
+        options=options or CallOptions(),
     )
     trainer = job.prepare(on_progress or (lambda progress: None))
     if on_start is not None:
