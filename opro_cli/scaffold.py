@@ -148,7 +148,7 @@ def _answer_type(values: list[Any], expected: list[str]) -> tuple[str, list[str]
     few = 2 <= len(distinct) <= MAX_LABELS and len(distinct) * 2 <= len(expected)
     if numeric and few and len(distinct) <= 5 and all(_INTEGER.fullmatch(e) for e in expected):
         return "label", distinct, (
-            f"{len(distinct)} distinct values, all small whole numbers (class codes?): a label set. "
+            f"{len(distinct)} distinct whole numbers, each repeated: read as class codes, a label set. "
             "If they are quantities, use type: integer instead."
         )
     if numeric:
