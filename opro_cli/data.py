@@ -46,6 +46,16 @@ def dataset_problems(path: str | Path, spec: TaskSpec) -> list[str]:
     return _scan(Path(path), spec)[1]
 
 
+def read_bytes(path: Path) -> bytes:
+    """The whole file, or one InputError naming it."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+
+
 @dataclass(frozen=True)
 class DataSummary:
     """What a streamed pass over a data file learns without keeping its examples: enough to start an evaluation."""
@@ -107,26 +117,34 @@ def _examples(path: Path, spec: TaskSpec, digest: Any, problems: list[str] | Non
 
 
 def _lines(handle: Any, digest: Any) -> Iterator[bytes]:
-    """Lines as `bytes.splitlines` cuts them (\r, \n, \r\n and the other Unicode breaks), read in chunks."""
+    """Lines as `bytes.splitlines` cuts them (at \\r, \\n or \\r\\n), read in chunks of a MiB."""
     rest = b""
     for chunk in iter(lambda: handle.read(1 << 20), b""):
         digest.update(chunk)
         lines = (rest + chunk).splitlines(keepends=True)
         rest = lines.pop() if lines and not lines[-1].endswith((b"\n", b"\r")) else b""
         if rest == b"" and lines and lines[-1].endswith(b"\r"):
-            rest = lines.pop()  # a \r at the end of a chunk may be half of \r\n
+            rest = lines.pop()  # a CR ending a chunk may be the first half of CR LF
         yield from (line.rstrip(b"\r\n") for line in lines)
     if rest:
         yield from rest.splitlines()
 
 
-def _parse_line(line: bytes, needed: list[str]) -> tuple[dict[str, Any], str | None]:
+def parse_record(line: bytes) -> tuple[dict[str, Any], str | None]:
+    """One JSONL line as a JSON object, or the problem with it."""
     try:
         record = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return {}, f"not valid JSON: {getattr(exc, 'msg', exc)}"
     if not isinstance(record, dict):
         return {}, "each line must be a JSON object"
+    return record, None
+
+
+def _parse_line(line: bytes, needed: list[str]) -> tuple[dict[str, Any], str | None]:
+    record, problem = parse_record(line)
+    if problem:
+        return record, problem
     for name in needed:
         if name not in record:
             return {}, f"{name}: missing field"

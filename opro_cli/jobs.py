@@ -1,26 +1,34 @@
 """The jobs behind the commands, usable without the CLI: optimise a spec, evaluate an artifact's prompt.
 
 They wire spec, data, LM layer, trainer and artifact together; the CLI only parses flags and draws.
+`optimize` and `evaluate` are the Python API (`from opro_cli import optimize, evaluate`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import checkpoint
 from .artifact import Artifact, DataRecord, FormatRecord, RunRecord, Scores, public_spec, save_artifact, versions
 from .lm.cache import ResponseCache, default_cache_dir
-from .data import Dataset, iter_examples, load_dataset, scan_dataset
-from .evaluate import TaskRunner, resolve_format
+from .data import DataSummary, Dataset, Example, iter_examples, load_dataset, scan_dataset
+from .errors import OutputError, ProviderError
+from .files import check_writable
+from .scoring import TaskRunner, resolve_format
 from .lm import LM, Budget, RetryPolicy, Usage
 from .optimizer import Prediction
 from .prompt import Prompt
 from .results import ResultRows
 from .spec import ModelConfig, TaskSpec, load_spec
 from .trainer import Progress, RunResult, Trainer, run_id, split_data
+
+if TYPE_CHECKING:
+    from .comparison import Comparison
 
 
 @dataclass
@@ -57,6 +65,8 @@ class OptimizeJob:
 
     def prepare(self, on_progress: Callable[[Progress], None] = lambda p: None) -> Trainer:
         """Load and check everything before the first call, so bad input fails fast."""
+        check_writable(self.output, "artifact")
+        check_writable(checkpoint.checkpoint_path(self.output), "checkpoint")
         spec = load_spec(self.spec_path)
         overrides = {k: v for k, v in {"seed": self.seed, "epochs": self.epochs}.items() if v is not None}
         if overrides:
@@ -82,7 +92,14 @@ class OptimizeJob:
         """Write the best prompt so far; the checkpoint goes when the run completed, else it is brought up
         to date (usage of the unfinished step included) for --resume."""
         artifact = build_artifact(trainer, result, self._data, self._validation)
-        save_artifact(self.output, artifact)
+        try:
+            save_artifact(self.output, artifact)
+        except OutputError as exc:
+            trainer.save_checkpoint()  # raises its own one-line OutputError if that cannot be written either
+            raise OutputError(
+                f"{exc}; the best prompt ({artifact.scores.best_validation * 100:.1f}% on validation) is kept in "
+                f"{trainer.checkpoint_file}: free {self.output} and run the same command with --resume to write it"
+            ) from None
         if result.stopped != "completed":
             trainer.save_checkpoint()
         elif trainer.checkpoint_file is not None:
@@ -128,12 +145,14 @@ def build_artifact(trainer: Trainer, result: RunResult, data: Dataset, validatio
 
 @dataclass
 class EvalResult:
-    """An evaluation's score and its per-example results, which live on disk (`rows`), not in memory."""
+    """A prompt's score on a data file, with its per-example results, which live on disk (`rows`), not in memory;
+    `baseline` compares it with the seed prompt when that was asked for."""
 
     score: float
     rows: ResultRows
     usage: Usage
     model: str
+    baseline: Comparison | None = None
 
     @property
     def rewards(self) -> Sequence[float]:
@@ -159,7 +178,7 @@ AHEAD_PER_SLOT = 8  # examples started ahead per concurrent call, so a slow one 
 def evaluate_prompt(
     spec: TaskSpec,
     prompt: Prompt,
-    data_path: Path,
+    data_path: Path | Dataset | DataSummary,
     fmt_source: Artifact | None = None,
     model: str | None = None,
     options: CallOptions | None = None,
@@ -167,32 +186,29 @@ def evaluate_prompt(
     lm: LM | None = None,
     seed_format: bool = False,
     rows_near: Path | None = None,
-    on_start: Callable[[int], None] | None = None,
 ) -> EvalResult:
-    """Score a prompt on a data file, streaming it: the file is checked first (bad input fails before any call),
-    then read again example by example while results go to disk (next to `rows_near` if given), so memory
-    stays flat on any size of data. `on_start` gets the number of examples.
+    """Score a prompt on a data file, streaming it: a path is checked first (bad input fails before any call;
+    a DataSummary was checked already), then read again example by example while results go to disk (next to
+    `rows_near` if given), so memory stays flat on any size of data. A Dataset already in memory is used as is.
 
     With an artifact, the answer format it was optimised with is reused, unless another model is asked for,
     whose format (schema or not) is resolved afresh. `seed_format` takes the format the artifact's seed prompt
     was scored with (for baselines)."""
-    data = scan_dataset(data_path, spec)
+    data = data_path if isinstance(data_path, (Dataset, DataSummary)) else scan_dataset(data_path, spec)
     target = spec.model if model is None else ModelConfig.model_validate({**spec.model.model_dump(), "name": model})
     if fmt_source is not None and model is None:
         fmt = fmt_source.format(seed=seed_format)
     else:
-        choices = list(fmt_source.answer_format.choices) if fmt_source else sorted(data.answers)
+        answers = {e.expected for e in data.examples} if isinstance(data, Dataset) else data.answers
+        choices = list(fmt_source.answer_format.choices) if fmt_source else sorted(answers)
         fmt = resolve_format(spec, target, choices)
     lm = lm or (options or CallOptions()).make_lm(spec.optimizer.concurrency)
     runner = TaskRunner(spec, target, fmt, lm)
-    if on_start is not None:
-        on_start(data.examples)
+    examples: Iterable[Example] = data.examples if isinstance(data, Dataset) else iter_examples(data.path, spec)
     rows = ResultRows(rows_near)
 
     async def run() -> None:
-        async for example, prediction in runner.predict_in_order(
-            prompt, iter_examples(data_path, spec), ahead=AHEAD_PER_SLOT * lm.concurrency
-        ):
+        async for example, prediction in runner.predict_in_order(prompt, examples, ahead=AHEAD_PER_SLOT * lm.concurrency):
             rows.add(example.line, prediction)
             if on_done:
                 on_done(prediction)
@@ -203,3 +219,85 @@ def evaluate_prompt(
         rows.close()
         raise
     return EvalResult(sum(rows.rewards) / len(rows), rows, lm.usage, target.name)
+
+
+def optimize(
+    spec: str | Path,
+    data: str | Path,
+    output: str | Path = "best.json",
+    *,
+    validation: str | Path | None = None,
+    resume: bool = False,
+    seed: int | None = None,
+    epochs: int | None = None,
+    options: CallOptions | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_start: Callable[[Trainer], None] | None = None,
+) -> Artifact:
+    """`opro optimize` as a function: optimise the spec's prompt on `data`, write the artifact to `output` and
+    return it. Everything is checked before the first LM call (InputError / OutputError). On Ctrl-C or a
+    provider failure after the seed prompt was scored, the best prompt so far is written, then the exception
+    goes on. `on_start` gets the prepared trainer (its `lm.usage` counts live); `on_progress` its snapshots."""
+    job = OptimizeJob(
+        spec_path=Path(spec),
+        data_path=Path(data),
+        output=Path(output),
+        validation_path=Path(validation) if validation else None,
+        resume=resume,
+        seed=seed,
+        epochs=epochs,
+        options=options or CallOptions(),
+    )
+    trainer = job.prepare(on_progress or (lambda progress: None))
+    if on_start is not None:
+        on_start(trainer)
+    try:
+        result = job.run(trainer)
+    except (KeyboardInterrupt, ProviderError) as exc:
+        if trainer.state is not None:
+            stopped = "interrupted" if isinstance(exc, KeyboardInterrupt) else "provider"
+            job.finish(trainer, RunResult(trainer.state, stopped, str(exc), trainer.started_at, _now()))
+        raise
+    return job.finish(trainer, result)
+
+
+def evaluate(
+    artifact: str | Path | Artifact,
+    data: str | Path,
+    *,
+    model: str | None = None,
+    baseline: bool = False,
+    options: CallOptions | None = None,
+    lm: LM | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    rows_near: Path | None = None,
+) -> EvalResult:
+    """`opro eval` as a function: the artifact's prompt scored on `data` (another litellm `model` if given).
+    With `baseline`, the spec's seed prompt runs on the same data too and `result.baseline` holds the paired
+    comparison (gain, 95 % interval). `on_progress` gets a snapshot after every answer (done / total). The data
+    is streamed: per-example results go to disk as they come (`.NAME.partial` next to `rows_near` if given;
+    `result.rows`, or `result.predictions` to read them all back), so any size of data runs in flat memory."""
+    from .artifact import load_artifact
+    from .comparison import Comparison, score_baseline
+
+    loaded = artifact if isinstance(artifact, Artifact) else load_artifact(artifact)
+    spec = loaded.task_spec()
+    dataset = scan_dataset(data, spec)  # checked whole now, read again as the calls need it
+    lm = lm or (options or CallOptions()).make_lm(spec.optimizer.concurrency)
+    progress = Progress(phase="evaluating", step=0, total_steps=0, epoch=0, total=dataset.examples * (1 + baseline))
+    report = on_progress or (lambda progress: None)
+    report(progress)
+
+    def tick(_: Prediction) -> None:
+        progress.done += 1
+        report(progress)
+
+    result = evaluate_prompt(spec, loaded.prompt, dataset, loaded, model, lm=lm, on_done=tick, rows_near=rows_near)
+    if baseline:
+        progress.phase = "scoring the seed prompt"
+        result.baseline = Comparison.of(score_baseline(loaded, dataset, model, lm, on_done=tick), result)
+    return result
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
