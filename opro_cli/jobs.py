@@ -11,13 +11,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import checkpoint
-from .artifact import Artifact, DataRecord, FormatRecord, RunRecord, Scores, public_spec, save_artifact, versions
+from .artifact import (
+    Artifact,
+    DataRecord,
+    FormatRecord,
+    RunRecord,
+    Scores,
+    SeedComparison,
+    public_spec,
+    save_artifact,
+    versions,
+)
 from .lm.cache import ResponseCache, default_cache_dir
 from .data import Dataset, load_dataset
 from .evaluate import TaskRunner, mean_reward, resolve_format
 from .lm import LM, Budget, RetryPolicy, Usage
-from .optimizer import Prediction
+from .optimizer import OptimizerState, Prediction
 from .prompt import Prompt
+from .racing import paired
 from .spec import ModelConfig, TaskSpec, load_spec
 from .trainer import Progress, RunResult, Trainer, run_id, split_data
 
@@ -102,7 +113,7 @@ def build_artifact(trainer: Trainer, result: RunResult, data: Dataset, validatio
             structured=state.best.structured,
             seed_structured=trainer.modes[0],
         ),
-        scores=Scores(seed_validation=state.seed_score, best_validation=state.best.score),
+        scores=scores(state, trainer.plan.budget),
         history=state.history,
         spec=public_spec(spec),
         data=DataRecord(
@@ -122,6 +133,26 @@ def build_artifact(trainer: Trainer, result: RunResult, data: Dataset, validatio
             message=result.message,
             usage=trainer.lm.usage.as_dict(),
         ),
+    )
+
+
+def scores(state: OptimizerState, budget: int) -> Scores:
+    """How good the best prompt is and how sure we are: its interval, and its lead over the seed prompt."""
+    best, seed = state.best, state.seed
+    versus = paired(best.rewards, seed.rewards)
+    return Scores(
+        seed_validation=seed.score,
+        best_validation=best.score,
+        seed_examples=len(seed.rewards),
+        best_examples=len(best.rewards),
+        best_ci95=best.interval(),
+        best_vs_seed=SeedComparison(
+            examples=versus.examples, best_only=versus.wins, seed_only=versus.losses, p_value=versus.p_value
+        ),
+        screened=state.screened,
+        promoted=state.promoted,
+        budget=budget,
+        spent=state.spent,
     )
 
 

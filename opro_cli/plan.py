@@ -1,0 +1,74 @@
+"""The plan of a run before its first call: the budget of LM calls and how the search will spend it.
+
+The budget is `optimizer.budget`: a number of LM calls, or a preset scaled to the validation pool (`pool`
+examples, `modes` answer formats tried): light = pool x (1 + modes), medium = pool x (1 + 2 modes),
+heavy = pool x (1 + 4 modes). The search stops starting steps when the next one would not fit, so a run makes
+about `budget` calls: fewer only when it runs out of new candidates or passes (`epochs`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from .racing import rung_sizes
+
+if TYPE_CHECKING:
+    from .spec import TaskSpec
+    from .trainer import Split
+
+PRESETS = {"light": 1, "medium": 2, "heavy": 4}
+
+
+@dataclass(frozen=True)
+class Plan:
+    budget: int  # LM calls the search may make (evaluations and instruction proposals, cached or not)
+    pool: int  # validation examples a prompt is scored on (all but its own shots)
+    train: int  # labelled examples shots are drawn from
+    held_out: bool  # the pool is a separate validation file
+    modes: int  # answer formats tried (schema and prompt-stated, with `structured: auto`)
+    minibatch: int  # examples every new candidate is screened on
+    candidates_per_step: int  # screened per step: shot sets x modes, plus instruction proposals
+    proposals_per_step: int  # calls to the optimizer model per step, while it writes usable instructions
+    rungs: tuple[int, ...]  # cumulative examples per racing rung, the last being the whole pool
+    steps: int  # expected steps (the race decides how many calls each one takes)
+
+    @property
+    def steps_per_pass(self) -> int:
+        """Steps whose minibatches cover the pool once (`epochs` counts these passes)."""
+        return max(1, math.ceil(self.pool / self.minibatch))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def budget_calls(spec: TaskSpec, pool: int, modes: int) -> int:
+    budget = spec.optimizer.budget
+    return budget if isinstance(budget, int) else pool * (1 + PRESETS[budget] * modes)
+
+
+def make_plan(spec: TaskSpec, split: Split, modes: int) -> Plan:
+    settings = spec.optimizer
+    pool = len(split.validation)
+    minibatch = max(1, min(settings.batch_size, pool))
+    budget = budget_calls(spec, pool, modes)
+    per_step = settings.shot_sets * modes + settings.candidates
+    # A typical step: the minibatch and its candidates screened, two survivors raced one rung further and one
+    # to the end; the seed prompt's re-scoring on the whole pool is paid once.
+    typical = minibatch * (1 + per_step) + 2 * minibatch + pool // 2
+    steps = max(1, (budget - pool) // typical) if budget > pool + minibatch else 0
+    if settings.epochs is not None:
+        steps = min(steps, settings.epochs * max(1, math.ceil(pool / minibatch)))
+    return Plan(
+        budget=budget,
+        pool=pool,
+        train=len(split.train),
+        held_out=split.held_out,
+        modes=modes,
+        minibatch=minibatch,
+        candidates_per_step=per_step,
+        proposals_per_step=settings.candidates,
+        rungs=tuple(rung_sizes(minibatch, pool)),
+        steps=steps,
+    )
