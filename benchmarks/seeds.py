@@ -158,7 +158,7 @@ def main() -> None:
                 print(f"{task:15} {name:9} seed {seed}: test {run.score:.3f}  requests {run.requests:4d}  {wall:5.0f}s",
                       file=sys.stderr, flush=True)
             table.append(summarise(task, runs[name], statistics.fmean(seed_rewards)))
-        if "baseline" in runs:
+        if "baseline" in runs and "new" in runs:
             new = [x for r in runs["new"] for x in r.test]
             old = [x for r in runs["baseline"] for x in r.test]
             diff = paired_bootstrap(old, new)

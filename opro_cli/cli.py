@@ -117,10 +117,11 @@ def optimize(
         with display:
             result = job.run(trainer)
     except (KeyboardInterrupt, ProviderError) as exc:
-        if trainer.state is None:
+        best_so_far = trainer.best_so_far()
+        if best_so_far is None:
             raise
         stopped = "interrupted" if isinstance(exc, KeyboardInterrupt) else "provider"
-        artifact = job.finish(trainer, RunResult(trainer.state, stopped, str(exc), trainer.started_at, _now()))
+        artifact = job.finish(trainer, RunResult(best_so_far, stopped, str(exc), trainer.started_at, _now()))
         err.print(f"stopped ({stopped}); best prompt so far written to {output}; continue with --resume", highlight=False)
         raise
     artifact = job.finish(trainer, result)

@@ -157,24 +157,22 @@ def draw_shot_sets(
     k: int,
     rng: random.Random,
 ) -> tuple[list[tuple[Shot, ...]], int]:
-    """`count` shot sets of `k`: correct predictions first (they carry the model's own extra fields, e.g. its
-    reasoning), then labelled examples from `spares` (so a prompt that gets nothing right can still learn the
-    format), each set spread over the distinct answers. Returns the sets and how many shots came from correct
-    predictions. `spares` must already exclude the examples the candidates will be screened on."""
+    """`count` shot sets of `k`, each spread over the distinct answers (shots that all say "world" teach a small
+    model to say "world"); for each answer a correct prediction comes first (it carries the model's own extra
+    fields, e.g. its reasoning), else a labelled example from `spares`, so a prompt that gets nothing right can
+    still learn the format. Returns the sets and how many shots came from correct predictions. `spares` must
+    already exclude the examples the candidates will be screened on."""
     if k == 0 or count == 0:
         return [], 0
     allowed = {_inputs_key(p.inputs) for p in spares}
     correct = [p for p in state.predictions if p.reward >= 1.0 and _inputs_key(p.inputs) in allowed]
+    proven = {_inputs_key(p.inputs) for p in correct}
+    pool = [*correct, *(p for p in spares if _inputs_key(p.inputs) not in proven)]
     sets, from_predictions = [], 0
     for _ in range(count):
-        drawn = _draw_balanced(list(correct), k, rng)
-        taken = {_inputs_key(p.inputs) for p in drawn}
-        fill = _draw_balanced([p for p in spares if _inputs_key(p.inputs) not in taken], k - len(drawn), rng)
-        shots = [Shot(inputs=p.inputs, answer=p.expected, fields=p.fields) for p in drawn]
-        shots += [Shot(inputs=p.inputs, answer=p.expected) for p in fill]
-        rng.shuffle(shots)
-        sets.append(tuple(shots))
-        from_predictions += len(drawn)
+        drawn = _draw_balanced(pool, k, rng, preferred=proven)
+        sets.append(tuple(Shot(inputs=p.inputs, answer=p.expected, fields=p.fields) for p in drawn))
+        from_predictions += sum(1 for p in drawn if _inputs_key(p.inputs) in proven)
     return sets, from_predictions
 
 
@@ -265,21 +263,30 @@ def proposals_exhausted(history: list[StepRecord], patience: int) -> bool:
     return bool(patience) and len(asked) >= patience and not any(record.proposals_kept for record in asked)
 
 
-def _draw_balanced(predictions: list[Prediction], k: int, rng: random.Random) -> list[Prediction]:
-    """k at random, spread over the distinct expected answers: shots that all say "positive" teach a small
-    model to say "positive" to everything. With free-text answers (all distinct) this is a plain sample."""
+def _draw_balanced(
+    predictions: list[Prediction],
+    k: int,
+    rng: random.Random,
+    preferred: set[tuple[tuple[str, str], ...]] = frozenset(),  # type: ignore[assignment]
+) -> list[Prediction]:
+    """k at random, the distinct expected answers taking turns (answers with a `preferred` example first, and
+    within an answer the preferred examples first). With free-text answers (all distinct) this is a plain sample
+    that prefers the preferred."""
     groups: dict[str, list[Prediction]] = {}
     for p in predictions:
         groups.setdefault(p.expected, []).append(p)
     for members in groups.values():
         rng.shuffle(members)
+        members.sort(key=lambda p: _inputs_key(p.inputs) in preferred)  # preferred last: popped first
     order = sorted(groups)
     rng.shuffle(order)
+    order.sort(key=lambda answer: not any(_inputs_key(p.inputs) in preferred for p in groups[answer]))
     drawn: list[Prediction] = []
     while len(drawn) < k and any(groups.values()):
         for answer in order:
             if groups[answer] and len(drawn) < k:
                 drawn.append(groups[answer].pop())
+    rng.shuffle(drawn)
     return drawn
 
 

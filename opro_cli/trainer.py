@@ -103,7 +103,8 @@ class Trainer:
     run_id: str
     checkpoint_file: Path | None = None
     on_progress: Callable[[Progress], None] = lambda progress: None
-    state: OptimizerState | None = None
+    state: OptimizerState | None = None  # as of the last whole step: what checkpoints hold
+    live: OptimizerState | None = None  # as of the last answer: what a stop in the middle of a step writes
     started_at: str = field(default_factory=lambda: _now())
 
     def __post_init__(self) -> None:
@@ -129,12 +130,20 @@ class Trainer:
             await self._train()
             await self._finish()
         except BudgetExhausted as exc:
-            if self.state is None or not self.state.seed.rewards:  # nothing scored: not a success
-                raise InputError(f"{exc} before the seed prompt was scored; nothing written") from None
-            self.save_checkpoint()  # the usage of the unfinished step counts too
-            return RunResult(self.state, "budget", str(exc), self.started_at, _now())
+            live = self.best_so_far()
+            if live is None:  # nothing scored: not a success
+                raise InputError(
+                    f"{exc} before the seed prompt was scored on its first {self.plan.minibatch} examples; nothing written"
+                ) from None
+            self.save_checkpoint()  # the last whole step, with the usage of the unfinished one
+            return RunResult(live, "budget", str(exc), self.started_at, _now())
         assert self.state is not None
         return RunResult(self.state, "completed", "", self.started_at, _now())
+
+    def best_so_far(self) -> OptimizerState | None:
+        """The state to write when a run stops early: as of the last answer, None if nothing was scored yet."""
+        state = self.live or self.state
+        return state if state is not None and state.seed.rewards else None
 
     def _start(self, resume: bool) -> None:
         saved = checkpoint.load(self.checkpoint_file, self.run_id) if resume and self.checkpoint_file else None
@@ -149,7 +158,7 @@ class Trainer:
     async def _train(self) -> None:
         assert self.state is not None
         while self._can_step(self.state):
-            self.state = await self._step(self.state)
+            self.state = self.live = await self._step(self.state)
             self.save_checkpoint()
 
     def _can_step(self, state: OptimizerState) -> bool:
@@ -278,6 +287,7 @@ class Trainer:
         state = with_rewards(state, entry, {i: p.reward for i, p in zip(todo, predictions)})
         if not self.split.held_out:
             state = observe(state, predictions, self.spec.optimizer.k_best)
+        self.live = state
         return state, predictions
 
     def _eligible(self, state: OptimizerState, entry: str) -> list[int]:
