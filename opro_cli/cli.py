@@ -86,11 +86,14 @@ def _call_options(cache: bool, cache_dir: Optional[Path], concurrency: Optional[
 @user_errors
 def optimize(
     spec: Path = typer.Argument(..., help="Task spec (YAML)."),
-    data: Path = typer.Option(..., "--data", "-d", help="Training examples (JSONL); a validation share is held out."),
+    data: Path = typer.Option(..., "--data", "-d", help="Training examples (JSONL): shots and validation pool."),
     output: Path = typer.Option(Path("best.json"), "--output", "-o", help="Where to write the artifact."),
-    val: Optional[Path] = typer.Option(None, "--val", help="Validation examples (JSONL) instead of a held-out share."),
+    val: Optional[Path] = typer.Option(None, "--val", help="Validation examples (JSONL): a pure hold-out, never a shot."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the spec's optimizer.seed."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Override the spec's optimizer.epochs."),
+    budget: Optional[str] = typer.Option(None, "--budget", help="Override optimizer.budget: LM calls, or light|medium|heavy."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check everything and print the plan: no LM call, nothing written."),
+    json_plan: bool = typer.Option(False, "--json", help="With --dry-run: the plan as one JSON object on stdout."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint next to --output."),
     max_calls: Optional[int] = typer.Option(None, "--max-calls", min=1, help="Stop cleanly after this many provider calls."),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Stop cleanly at this cost in USD."),
@@ -106,8 +109,11 @@ def optimize(
     from .progress import Display
     from .trainer import RunResult
 
-    options = _call_options(cache, cache_dir, concurrency, retries, max_calls=max_calls, max_cost=max_cost)
-    job = OptimizeJob(spec, data, output, val, resume, seed, epochs, options)
+    options = _call_options(cache and not dry_run, cache_dir, concurrency, retries, max_calls=max_calls, max_cost=max_cost)
+    job = OptimizeJob(spec, data, output, val, resume, seed, epochs, options, budget=_budget(budget))
+    if dry_run:
+        _print_plan(job.prepare(), spec, json_plan)
+        return
     started = time.perf_counter()
     display = Display(out, _placeholder_usage(), f"optimising {spec.name}", quiet)
     trainer = job.prepare(display.update)
@@ -301,6 +307,41 @@ def report(
         if path is not None:
             save(path, artifact)
             err.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _budget(value: Optional[str]) -> int | str | None:
+    """--budget: a whole number of calls or a preset name."""
+    if value is None or value in ("light", "medium", "heavy"):
+        return value
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    from .errors import InputError
+
+    raise InputError(f"--budget {value!r}: expected a number of LM calls or light, medium or heavy")
+
+
+def _print_plan(trainer: Any, spec: Path, as_json: bool) -> None:
+    from rich.table import Table
+
+    plan, cost = trainer.plan, trainer.estimate()
+    if as_json:
+        out.print_json(json.dumps({**plan.as_dict(), **cost.as_dict(), "rungs": list(plan.rungs)}))
+        return
+    rungs = ", ".join(str(size) for size in plan.rungs[1:])
+    table = Table(title=f"opro optimize --dry-run: {trainer.spec.name}", show_header=False, title_justify="left")
+    table.add_row("validation pool", f"{plan.pool} examples" + (" (the --val file)" if plan.held_out else
+                  " (every labelled example; a prompt is never scored on its own shots)"))
+    table.add_row("budget", f"{plan.budget} LM calls (optimizer.budget: {trainer.spec.optimizer.budget})")
+    table.add_row("each step", f"screens {plan.candidates_per_step} candidates on {plan.minibatch} examples, "
+                  f"races the best on {rungs or 'no more'}")
+    table.add_row("steps", f"about {plan.steps}")
+    table.add_row("LM calls", f"{cost.calls} ({cost.evaluation_calls} scoring, up to {cost.proposal_calls} proposing)")
+    table.add_row("prompt tokens", f"about {cost.prompt_tokens:,}")
+    table.add_row("completion tokens", f"at most {cost.completion_tokens:,}")
+    price = "unknown (no price in litellm's map)" if cost.cost is None else f"about ${cost.cost:.4f}"
+    table.add_row("cost", "$0 (local model)" if trainer.spec.model.name.startswith("local/") and not cost.cost else price)
+    out.print(table)
+    out.print("dry run: no LM call made, nothing written.", highlight=False)
 
 
 def _stop_on_sigterm(signum: int, frame: Any) -> None:

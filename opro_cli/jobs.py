@@ -64,11 +64,13 @@ class OptimizeJob:
     seed: int | None = None
     epochs: int | None = None
     options: CallOptions = field(default_factory=CallOptions)
+    budget: int | str | None = None
 
     def prepare(self, on_progress: Callable[[Progress], None] = lambda p: None) -> Trainer:
         """Load and check everything before the first call, so bad input fails fast."""
         spec = load_spec(self.spec_path)
-        overrides = {k: v for k, v in {"seed": self.seed, "epochs": self.epochs}.items() if v is not None}
+        settings = {"seed": self.seed, "epochs": self.epochs, "budget": self.budget}
+        overrides = {k: v for k, v in settings.items() if v is not None}
         if overrides:
             spec = spec.model_copy(update={"optimizer": spec.optimizer.model_copy(update=overrides)})
         data = load_dataset(self.data_path, spec)

@@ -72,3 +72,58 @@ def make_plan(spec: TaskSpec, split: Split, modes: int) -> Plan:
         rungs=tuple(rung_sizes(minibatch, pool)),
         steps=steps,
     )
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a run will consume, before it starts: calls from the plan, tokens by rendering typical prompts."""
+
+    calls: int
+    evaluation_calls: int
+    proposal_calls: int
+    prompt_tokens: int
+    completion_tokens: int  # at most: every answer at the model's max_tokens
+    cost: float | None  # None: litellm has no price for the model (local and unmapped models)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def estimate(
+    plan: Plan,
+    spec: TaskSpec,
+    typical_call: list[dict[str, str]],
+    proposal_call: list[dict[str, str]],
+    proposal_tokens: int,
+) -> Estimate:
+    """Tokens of a typical evaluation (the seed instructions with `k` shots and one input) and of a typical
+    proposal request, times the calls the plan expects; priced with litellm's map where the model has prices."""
+    import litellm
+
+    proposals = min(plan.proposals_per_step * plan.steps, plan.budget // 4)
+    evaluations = plan.budget - proposals
+    per_call = litellm.token_counter(model=spec.model.name, messages=typical_call)
+    per_proposal = litellm.token_counter(model=spec.proposer.name, messages=proposal_call) if proposals else 0
+    answer_tokens = spec.model.max_tokens or 256
+    proposal_tokens = spec.proposer.max_tokens or proposal_tokens
+    cost: float | None = 0.0
+    for model, prompt, completion in (
+        (spec.model.name, evaluations * per_call, evaluations * answer_tokens),
+        (spec.proposer.name, proposals * per_proposal, proposals * proposal_tokens),
+    ):
+        if not prompt:
+            continue
+        try:
+            cost = (cost or 0.0) + sum(litellm.cost_per_token(model=model, prompt_tokens=prompt, completion_tokens=completion))
+        except Exception:  # noqa: BLE001 - litellm raises various errors for models without a price
+            if not model.startswith("local/"):
+                cost = None
+                break
+    return Estimate(
+        calls=plan.budget,
+        evaluation_calls=evaluations,
+        proposal_calls=proposals,
+        prompt_tokens=evaluations * per_call + proposals * per_proposal,
+        completion_tokens=evaluations * answer_tokens + proposals * proposal_tokens,
+        cost=cost,
+    )

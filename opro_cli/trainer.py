@@ -36,8 +36,8 @@ from .optimizer import (
     step_rng,
     with_rewards,
 )
-from .plan import Plan, make_plan
-from .prompt import Prompt
+from .plan import Estimate, Plan, estimate, make_plan
+from .prompt import Prompt, Shot, render_messages
 from .racing import ALPHA, EARLY_ALPHA, paired, rung_sizes, survivors
 from .spec import TaskSpec
 
@@ -139,6 +139,18 @@ class Trainer:
             return RunResult(live, "budget", str(exc), self.started_at, _now())
         assert self.state is not None
         return RunResult(self.state, "completed", "", self.started_at, _now())
+
+    def estimate(self) -> Estimate:
+        """Calls and tokens the run will take, from typical prompts (the seed instructions with `k` training
+        examples as shots, and the meta-prompt): nothing is called, nothing written."""
+        settings, train = self.spec.optimizer, self.split.train
+        shots = tuple(Shot(inputs=e.inputs, answer=e.expected) for e in train[: settings.k])
+        typical = Prompt(instructions=self.spec.prompt.instructions, shots=shots)
+        call = render_messages(typical, train[-1].inputs, self.spec.prompt.input, self.runner.fmt)
+        seed = initial_state(typical, self.modes[0]).seed
+        exemplars = [_labelled(e) for e in train[: settings.meta_examples]]
+        proposal = meta_prompt([seed], self.spec.description, self.spec.prompt.input, exemplars)
+        return estimate(self.plan, self.spec, call, proposal, DEFAULT_PROPOSAL_TOKENS)
 
     def best_so_far(self) -> OptimizerState | None:
         """The state to write when a run stops early: as of the last answer, None if nothing was scored yet."""
