@@ -370,9 +370,19 @@ def _optimize_summary(artifact: Any, seconds: float, output: Path) -> None:
     table = Table(title=f"opro optimize: {artifact.task}", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("seed prompt (validation)", pct(artifact.scores.seed_validation))
-    table.add_row("best prompt (validation)", pct(artifact.scores.best_validation))
+    scores = artifact.scores
+    table.add_row("seed prompt (validation)", pct(scores.seed_validation) + _examples(scores.seed_examples))
+    best = pct(scores.best_validation) + _examples(scores.best_examples)
+    if scores.best_ci95 is not None:
+        best += f", 95% interval {pct(scores.best_ci95[0])} to {pct(scores.best_ci95[1])}"
+    table.add_row("best prompt (validation)", best)
+    if scores.best_vs_seed is not None:
+        versus = scores.best_vs_seed
+        table.add_row("best vs seed (paired)", f"+{versus.best_only} / -{versus.seed_only} examples, p = {versus.p_value:.2g}"
+                      if versus.best_only or versus.seed_only else "no difference (the seed prompt was kept)")
     table.add_row("steps", f"{len(artifact.history)} ({artifact.run.stopped})")
+    if scores.screened is not None:
+        table.add_row("candidates", f"{scores.screened} screened, {scores.promoted} raced further")
     usage_rows(table, Usage(**{k: type(getattr(Usage(), k))(v) for k, v in artifact.run.usage.items()}), seconds)
     table.add_row("artifact", str(output))
     out.print(table)
@@ -386,6 +396,10 @@ def _optimize_summary(artifact: Any, seconds: float, output: Path) -> None:
             "A stronger optimizer_model can improve the instructions too.",
             highlight=False,
         )
+
+
+def _examples(count: int | None) -> str:
+    return f" on {count} examples" if count else ""
 
 
 def _eval_summary(path: Path, result: Any, seconds: float, baseline: Any = None) -> None:
