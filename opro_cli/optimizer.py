@@ -157,23 +157,42 @@ def draw_shot_sets(
     k: int,
     rng: random.Random,
 ) -> tuple[list[tuple[Shot, ...]], int]:
-    """`count` shot sets of `k`, each spread over the distinct answers (shots that all say "world" teach a small
-    model to say "world"); for each answer a correct prediction comes first (it carries the model's own extra
-    fields, e.g. its reasoning), else a labelled example from `spares`, so a prompt that gets nothing right can
-    still learn the format. Returns the sets and how many shots came from correct predictions. `spares` must
-    already exclude the examples the candidates will be screened on."""
+    """`count` shot sets of `k`. Every other set, once the incumbent has shots, is the incumbent's with one shot
+    swapped for another of the same answer: a small change whose answers mostly agree with the incumbent's, so a
+    paired test can tell a small gain apart from noise. The others are fresh draws, each spread over the distinct
+    answers (shots that all say "world" teach a small model to say "world"); for each answer a correct prediction
+    comes first (it carries the model's own extra fields, e.g. its reasoning), else a labelled example from
+    `spares`, so a prompt that gets nothing right can still learn the format. Returns the sets and how many shots
+    came from correct predictions. `spares` must already exclude the examples candidates are screened on."""
     if k == 0 or count == 0:
         return [], 0
     allowed = {_inputs_key(p.inputs) for p in spares}
     correct = [p for p in state.predictions if p.reward >= 1.0 and _inputs_key(p.inputs) in allowed]
     proven = {_inputs_key(p.inputs) for p in correct}
     pool = [*correct, *(p for p in spares if _inputs_key(p.inputs) not in proven)]
+    base = state.best.prompt.shots
     sets, from_predictions = [], 0
-    for _ in range(count):
-        drawn = _draw_balanced(pool, k, rng, preferred=proven)
-        sets.append(tuple(Shot(inputs=p.inputs, answer=p.expected, fields=p.fields) for p in drawn))
-        from_predictions += sum(1 for p in drawn if _inputs_key(p.inputs) in proven)
+    for i in range(count):
+        if i % 2 and len(base) == k:
+            shots = _swap_one(base, pool, rng)
+        else:
+            shots = tuple(Shot(inputs=p.inputs, answer=p.expected, fields=p.fields)
+                          for p in _draw_balanced(pool, k, rng, preferred=proven))
+        sets.append(shots)
+        from_predictions += sum(1 for shot in shots if _inputs_key(shot.inputs) in proven)
     return sets, from_predictions
+
+
+def _swap_one(base: tuple[Shot, ...], pool: list[Prediction], rng: random.Random) -> tuple[Shot, ...]:
+    """The shots with one of them replaced by an example of the same answer (any answer when none is left)."""
+    position = rng.randrange(len(base))
+    used = {_inputs_key(shot.inputs) for shot in base}
+    fresh = [p for p in pool if _inputs_key(p.inputs) not in used]
+    same = [p for p in fresh if p.expected == base[position].answer]
+    if not (same or fresh):
+        return base
+    new = rng.choice(same or fresh)
+    return (*base[:position], Shot(inputs=new.inputs, answer=new.expected, fields=new.fields), *base[position + 1 :])
 
 
 def add_entries(

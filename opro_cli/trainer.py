@@ -244,8 +244,8 @@ class Trainer:
         self, state: OptimizerState, candidates: list[str], order: list[int], epoch: int
     ) -> tuple[OptimizerState, list[str], str | None]:
         """Successive halving against the incumbent: screen every candidate on the minibatch, then score the
-        survivors on twice as many examples per rung up to the whole pool. A candidate is accepted when it beats
-        the incumbent in the paired sign test: at a strict level before the whole pool, at ALPHA on it."""
+        survivors on twice as many examples per rung up to the whole pool. The last survivor is accepted when it
+        beats the incumbent in the paired sign test: at a strict level before the whole pool, at ALPHA on it."""
         incumbent = state.best_id
         alive, promoted = list(candidates), []
         pool_size = len(self.split.validation)
@@ -268,7 +268,10 @@ class Trainer:
             last = size >= pool_size
             alpha = ALPHA if last else EARLY_ALPHA
             results = {c: paired(state.entries[c].rewards, state.entries[incumbent].rewards, examples[c]) for c in alive}
-            winners = [c for c in alive if rung > 0 and results[c].significant(alpha)]
+            # Before the whole pool, only a lone survivor may win early: while several are alive, the race goes
+            # on, so the best of them wins rather than the first to look better than a weak incumbent.
+            decided = last or (rung > 0 and len(alive) == 1)
+            winners = [c for c in alive if decided and results[c].significant(alpha)]
             if winners:
                 best = max(winners, key=lambda c: (results[c].diff, -alive.index(c)))
                 if state.spent + self._missing(state, best, self._eligible(state, best)) <= self.plan.budget:

@@ -142,3 +142,18 @@ def test_every_answer_gets_a_shot_even_when_the_correct_predictions_all_share_on
         sets, from_predictions = draw_shot_sets(s, spares, count=2, k=4, rng=step_rng(seed, 1))
         assert all(sorted(x.answer for x in shots) == ["business", "science", "sports", "world"] for shots in sets)
         assert from_predictions == 2  # the "world" shot is a correct prediction each time
+
+
+def test_once_the_incumbent_has_shots_every_other_set_swaps_one_of_them_for_the_same_answer():
+    base = (Shot(inputs={"x": "input 0"}, answer="yes"), Shot(inputs={"x": "input 1"}, answer="no"))
+    s = initial_state(SEED, False)
+    s, ids = add_entries(s, [base], [], (False,))
+    s = accept(s, ids[0])
+    spares = [labelled(i, "yes" if i % 2 == 0 else "no") for i in range(2, 12)]
+    sets, _ = draw_shot_sets(s, spares, count=4, k=2, rng=step_rng(0, 2))
+    for swapped in (sets[1], sets[3]):
+        kept = [shot for shot in swapped if shot.inputs["x"] in ("input 0", "input 1")]
+        assert len(kept) == 1 and sorted(x.answer for x in swapped) == ["no", "yes"]
+    for fresh in (sets[0], sets[2]):  # fresh draws, from the spares only
+        assert sorted(x.answer for x in fresh) == ["no", "yes"]
+        assert all(x.inputs["x"] not in ("input 0", "input 1") for x in fresh)
