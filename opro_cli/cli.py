@@ -118,6 +118,7 @@ def optimize(
     display = Display(out, _placeholder_usage(), f"optimising {spec.name}", quiet)
     trainer = job.prepare(display.update)
     display.usage = trainer.lm.usage
+    err.print(trainer.plan.describe(), highlight=False)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)  # a cancelled CI job still gets its best-so-far artifact
     try:
         with display:

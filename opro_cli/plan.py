@@ -42,6 +42,14 @@ class Plan:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def describe(self) -> str:
+        """One line, printed before the first call: what the budget buys."""
+        races = ", ".join(str(size) for size in self.rungs[1:]) or "no more"
+        pool = f"{self.pool} validation examples" + (" (--val)" if self.held_out else "")
+        return (f"plan: {self.budget} LM calls over a pool of {pool}; each step screens up to "
+                f"{self.candidates_per_step} candidates on {self.minibatch} examples and races the best on {races}; "
+                f"about {self.steps} steps")
+
 
 def budget_calls(spec: TaskSpec, pool: int, modes: int) -> int:
     budget = spec.optimizer.budget
@@ -54,10 +62,11 @@ def make_plan(spec: TaskSpec, split: Split, modes: int) -> Plan:
     minibatch = max(1, min(settings.batch_size, pool))
     budget = budget_calls(spec, pool, modes)
     per_step = settings.shot_sets * modes + settings.candidates
-    # A typical step: the minibatch and its candidates screened, two survivors raced one rung further and one
-    # to the end; the seed prompt's re-scoring on the whole pool is paid once.
-    typical = minibatch * (1 + per_step) + 2 * minibatch + pool // 2
-    steps = max(1, (budget - pool) // typical) if budget > pool + minibatch else 0
+    # A typical step: the shot sets screened on the minibatch, the proposals asked for (proposed instructions
+    # that cannot be parsed cost no screening), and a race of two minibatches' worth; the final choice's
+    # re-scoring on the whole pool is paid once.
+    typical = minibatch * settings.shot_sets * modes + settings.candidates + 2 * minibatch
+    steps = max(1, round((budget - pool) / typical)) if budget > pool + minibatch else 0
     if settings.epochs is not None:
         steps = min(steps, settings.epochs * max(1, math.ceil(pool / minibatch)))
     return Plan(

@@ -6,7 +6,8 @@ scored on (and neither has as a shot), so the noise of which examples were drawn
 
 - `rung_sizes`: a candidate is screened on a minibatch, and the survivors are scored on twice as many
   examples at each rung, up to the whole pool (successive halving).
-- `survivors`: after a rung, the candidates not behind the incumbent on the shared examples, best half kept.
+- `survivors`: after screening, the candidates not behind the incumbent on the minibatch, best half kept;
+  `leaders`: after a later rung, the better half of the survivors.
 - `sign_test`: the exact one-sided sign test on the examples where the two prompts disagree (McNemar's
   exact test for 0/1 rewards); a challenger replaces the incumbent only when it is significant.
 """
@@ -89,6 +90,17 @@ def survivors(
     standing.sort()
     keep = max(1, math.ceil(len(candidates) / 2)) if len(candidates) > 1 else 1
     return [name for *_, name in standing[:keep]]
+
+
+def leaders(candidates: list[str], rewards: Mapping[str, Rewards], examples: Mapping[str, list[int]]) -> list[str]:
+    """The better half (rounded up) by each one's mean reward on its own examples of the rung, which are the
+    same examples but for each one's shots; ties keep the candidates' order."""
+    def mean(name: str) -> float:
+        scored = [rewards[name][i] for i in examples[name] if i in rewards[name]]
+        return sum(scored) / len(scored) if scored else 0.0
+
+    ranked = sorted(range(len(candidates)), key=lambda order: (-mean(candidates[order]), order))
+    return [candidates[order] for order in ranked[: math.ceil(len(candidates) / 2)]]
 
 
 def wilson_interval(successes: float, n: int, z: float = 1.959964) -> tuple[float, float]:

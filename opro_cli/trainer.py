@@ -38,7 +38,7 @@ from .optimizer import (
 )
 from .plan import Estimate, Plan, estimate, make_plan
 from .prompt import Prompt, Shot, render_messages
-from .racing import ALPHA, EARLY_ALPHA, paired, rung_sizes, survivors
+from .racing import ALPHA, EARLY_ALPHA, leaders, paired, rung_sizes, survivors
 from .spec import TaskSpec
 
 DEFAULT_PROPOSAL_TOKENS = 300
@@ -243,43 +243,45 @@ class Trainer:
     async def _race(
         self, state: OptimizerState, candidates: list[str], order: list[int], epoch: int
     ) -> tuple[OptimizerState, list[str], str | None]:
-        """Successive halving against the incumbent: screen every candidate on the minibatch, then score the
-        survivors on twice as many examples per rung up to the whole pool. The last survivor is accepted when it
-        beats the incumbent in the paired sign test: at a strict level before the whole pool, at ALPHA on it."""
+        """Successive halving, then a paired test. Every candidate is screened on the minibatch beside the
+        incumbent; those not behind it go on, and at each rung the survivors are scored on twice as many examples
+        and the better half kept. Once one is left it faces the incumbent on its examples (the incumbent is only
+        scored on what the test needs): it is accepted when it wins the paired sign test, at a strict level before
+        the whole pool and at ALPHA on it; otherwise it races on to the next rung while it is ahead."""
         incumbent = state.best_id
         alive, promoted = list(candidates), []
-        pool_size = len(self.split.validation)
-        for rung, size in enumerate(rung_sizes(self.plan.minibatch, pool_size)):
-            if not alive:
-                break
+        rungs = rung_sizes(self.plan.minibatch, len(self.split.validation))
+        for rung, size in enumerate(rungs):
             examples = {c: self._first(state, order, [c, incumbent], size) for c in alive}
             cost = sum(self._missing(state, c, examples[c]) for c in alive)
-            if state.spent + cost + self._reserve(state) > self.plan.budget:
-                break  # the budget cannot pay for this rung: no candidate wins this step
+            if not alive or state.spent + cost + self._reserve(state) > self.plan.budget:
+                break  # nothing left, or the budget cannot pay for this rung: no candidate wins this step
             self._report("screening candidates" if rung == 0 else f"racing {len(alive)} on {size} examples",
                          state, epoch, total=cost)
             # One prompt at a time (its examples run concurrently): calls sharing a prefix run back to back,
             # which is what prefix caches (llama.cpp's KV cache, hosted prompt caches) reward.
             for c in alive:
-                state, _ = await self._evaluate(state, incumbent, examples[c])
                 state, _ = await self._evaluate(state, c, examples[c])
-            if rung > 0:
-                promoted += [c for c in alive if c not in promoted]
-            last = size >= pool_size
-            alpha = ALPHA if last else EARLY_ALPHA
-            results = {c: paired(state.entries[c].rewards, state.entries[incumbent].rewards, examples[c]) for c in alive}
-            # Before the whole pool, only a lone survivor may win early: while several are alive, the race goes
-            # on, so the best of them wins rather than the first to look better than a weak incumbent.
-            decided = last or (rung > 0 and len(alive) == 1)
-            winners = [c for c in alive if decided and results[c].significant(alpha)]
-            if winners:
-                best = max(winners, key=lambda c: (results[c].diff, -alive.index(c)))
-                if state.spent + self._missing(state, best, self._eligible(state, best)) <= self.plan.budget:
-                    return state, promoted, best
-            if last:
-                break
             rewards = {c: state.entries[c].rewards for c in [*alive, incumbent]}
-            alive = survivors(alive, rewards, incumbent, examples, first_rung=rung == 0)
+            if rung == 0:
+                alive = survivors(alive, rewards, incumbent, examples, first_rung=True)
+                continue
+            promoted += [c for c in alive if c not in promoted]
+            alive = leaders(alive, rewards, examples)
+            if len(alive) > 1:
+                continue
+            (challenger,) = alive
+            shared = examples[challenger]  # the incumbent's calls here come out of its reserve: always affordable
+            self._report(f"testing against the best on {len(shared)} examples", state, epoch)
+            state, _ = await self._evaluate(state, incumbent, shared)
+            result = paired(state.entries[challenger].rewards, state.entries[incumbent].rewards, shared)
+            last = size == rungs[-1]
+            if result.significant(ALPHA if last else EARLY_ALPHA):
+                if state.spent + self._missing(state, challenger, self._eligible(state, challenger)) <= self.plan.budget:
+                    return state, promoted, challenger
+                break
+            if last or result.diff <= 0:
+                break
         return state, promoted, None
 
     async def _finish(self) -> None:

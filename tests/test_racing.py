@@ -2,7 +2,7 @@
 
 import math
 
-from opro_cli.racing import EARLY_ALPHA, paired, rung_sizes, sign_test, survivors, wilson_interval
+from opro_cli.racing import EARLY_ALPHA, leaders, paired, rung_sizes, sign_test, survivors, wilson_interval
 
 
 def test_rungs_double_up_to_the_whole_pool():
@@ -73,3 +73,11 @@ def test_wilson_interval_is_sound_at_the_edges():
     low, high = wilson_interval(20, 20)
     assert high == 1.0 and 0.8 < low < 0.9
     assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_leaders_are_the_better_half_by_their_own_scores():
+    rewards = {"a": {0: 1.0, 1: 0.0}, "b": {0: 1.0, 1: 1.0}, "c": {0: 0.0, 1: 0.0}, "d": {0: 1.0, 1: 0.0}}
+    examples = {name: [0, 1] for name in rewards}
+    assert leaders(["a", "b", "c", "d"], rewards, examples) == ["b", "a"]  # a and d tie: the earlier goes on
+    assert leaders(["c", "b", "a"], rewards, examples) == ["b", "a"]
+    assert leaders(["c"], rewards, examples) == ["c"]
