@@ -20,7 +20,7 @@ import random
 from pydantic import BaseModel, ConfigDict, Field
 
 from .prompt import Prompt, Shot
-from .racing import wilson_interval
+from .racing import ALPHA, paired, wilson_interval
 
 class Prediction(BaseModel):
     """One example run through a prompt: what came back, what it was read as, and its own reward."""
@@ -232,6 +232,17 @@ def add_entries(
 def accept(state: OptimizerState, winner: str) -> OptimizerState:
     """The winner of a race becomes the incumbent: the prompt the next steps build on."""
     return state.model_copy(update={"best_id": winner, "chain": [*state.chain, winner]})
+
+
+def final_choice(state: OptimizerState) -> OptimizerState:
+    """The guard on the result: the latest incumbent that beats the seed prompt in the paired test at ALPHA
+    on the examples both were scored on, else the seed prompt. Incumbents after the first may have won at a
+    looser level against each other; none is returned unless it is better than where the user started."""
+    seed = state.seed.rewards
+    for entry in reversed(state.chain[1:]):
+        if paired(state.entries[entry].rewards, seed).significant(ALPHA):
+            return state.model_copy(update={"best_id": entry})
+    return state.model_copy(update={"best_id": state.seed_id})
 
 
 def record_step(

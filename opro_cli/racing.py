@@ -19,8 +19,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 Rewards = Mapping[int, float]
-ALPHA = 0.05  # one-sided: a challenger must beat the incumbent at this level on the whole pool ...
-EARLY_ALPHA = 0.01  # ... or at this stricter one on a partial rung (a clear winner needs no more calls)
+ALPHA = 0.05  # one-sided: a challenger must beat the seed prompt at this level on the whole pool ...
+EARLY_ALPHA = 0.01  # ... or at this stricter one on a partial rung (a clear winner needs no more calls).
+# Between two prompts that both beat the seed prompt, a wrong choice costs little and a missed gain a lot, so a
+# challenger may replace such an incumbent at a looser level; the final guard against the seed prompt
+# (`final_choice`) still holds the result to ALPHA.
+REFINE_ALPHA = 0.2
+EARLY_REFINE_ALPHA = 0.05
+
+
+def acceptance_level(against_seed: bool, whole_pool: bool) -> float:
+    """The significance a challenger needs to replace the incumbent."""
+    if against_seed:
+        return ALPHA if whole_pool else EARLY_ALPHA
+    return REFINE_ALPHA if whole_pool else EARLY_REFINE_ALPHA
 
 
 @dataclass(frozen=True)

@@ -155,7 +155,7 @@ class OptimizerSpec(StrictModel):
     )
     epochs: int | None = Field(default=None, ge=1, description="passes over the validation pool at most")
     batch_size: int = Field(default=8, ge=1, description="examples each new candidate is screened on")
-    shot_sets: int = Field(default=3, ge=0, description="new few-shot sets tried per step")
+    shot_sets: int = Field(default=4, ge=0, description="new few-shot sets tried per step")
     candidates: int = Field(default=4, ge=0, description="new instructions proposed per step")
     validation_size: float | Literal["all"] = Field(
         default="all", description="the validation pool: all training examples, a share (< 1) or a count (>= 1)"

@@ -29,6 +29,7 @@ from .optimizer import (
     accept,
     add_entries,
     draw_shot_sets,
+    final_choice,
     initial_state,
     observe,
     proposals_exhausted,
@@ -38,7 +39,7 @@ from .optimizer import (
 )
 from .plan import Estimate, Plan, estimate, make_plan
 from .prompt import Prompt, Shot, render_messages
-from .racing import ALPHA, EARLY_ALPHA, leaders, paired, rung_sizes, survivors
+from .racing import acceptance_level, leaders, paired, rung_sizes, survivors
 from .spec import TaskSpec
 
 DEFAULT_PROPOSAL_TOKENS = 300
@@ -246,8 +247,9 @@ class Trainer:
         """Successive halving, then a paired test. Every candidate is screened on the minibatch beside the
         incumbent; those not behind it go on, and at each rung the survivors are scored on twice as many examples
         and the better half kept. Once one is left it faces the incumbent on its examples (the incumbent is only
-        scored on what the test needs): it is accepted when it wins the paired sign test, at a strict level before
-        the whole pool and at ALPHA on it; otherwise it races on to the next rung while it is ahead."""
+        scored on what the test needs): it is accepted when it wins the paired sign test, more strictly before the
+        whole pool than on it, and more strictly against the seed prompt than against an earlier winner
+        (`racing.acceptance_level`); otherwise it races on to the next rung while it is ahead."""
         incumbent = state.best_id
         alive, promoted = list(candidates), []
         rungs = rung_sizes(self.plan.minibatch, len(self.split.validation))
@@ -276,7 +278,7 @@ class Trainer:
             state, _ = await self._evaluate(state, incumbent, shared)
             result = paired(state.entries[challenger].rewards, state.entries[incumbent].rewards, shared)
             last = size == rungs[-1]
-            if result.significant(ALPHA if last else EARLY_ALPHA):
+            if result.significant(acceptance_level(incumbent == state.seed_id, whole_pool=last)):
                 if state.spent + self._missing(state, challenger, self._eligible(state, challenger)) <= self.plan.budget:
                     return state, promoted, challenger
                 break
@@ -287,8 +289,9 @@ class Trainer:
     async def _finish(self) -> None:
         """Re-score the final choice on the whole pool, so its score and interval are over every example."""
         assert self.state is not None
-        self._report("scoring the best prompt on the whole pool", self.state, 0, total=self._reserve(self.state))
-        state, _ = await self._evaluate(self.state, self.state.best_id, self._eligible(self.state, self.state.best_id))
+        state = final_choice(self.state)
+        self._report("scoring the best prompt on the whole pool", state, 0, total=self._reserve(state))
+        state, _ = await self._evaluate(state, state.best_id, self._eligible(state, state.best_id))
         self.state = state
         self.save_checkpoint()
 

@@ -6,6 +6,7 @@ from opro_cli.optimizer import (
     accept,
     add_entries,
     draw_shot_sets,
+    final_choice,
     entry_id,
     initial_state,
     observe,
@@ -157,3 +158,17 @@ def test_once_the_incumbent_has_shots_every_other_set_swaps_one_of_them_for_the_
     for fresh in (sets[0], sets[2]):  # fresh draws, from the spares only
         assert sorted(x.answer for x in fresh) == ["no", "yes"]
         assert all(x.inputs["x"] not in ("input 0", "input 1") for x in fresh)
+
+
+def test_the_final_choice_is_the_latest_winner_that_beats_the_seed_prompt():
+    s = initial_state(SEED, False)
+    s = with_rewards(s, s.seed_id, {i: float(i < 10) for i in range(20)})  # 50 %
+    s, ids = add_entries(s, [(Shot(inputs={"x": "a"}, answer="b"),), (Shot(inputs={"x": "c"}, answer="d"),)], [], (False,))
+    strong, lucky = ids
+    s = with_rewards(s, strong, {i: float(i < 18) for i in range(20)})  # 90 %: beats the seed
+    s = with_rewards(s, lucky, {i: float(i < 13) for i in range(20)})  # 65 %: not clearly better than the seed
+    s = accept(accept(s, strong), lucky)  # it won against `strong` at the looser level, by chance
+    assert final_choice(s).best_id == strong
+    assert final_choice(accept(initial_state(SEED, False), s.seed_id)).best_id == s.seed_id
+    only_lucky = accept(s.model_copy(update={"chain": [s.seed_id]}), lucky)
+    assert final_choice(only_lucky).best_id == s.seed_id  # nothing beats the seed: the seed is the result

@@ -2,7 +2,7 @@
 
 import math
 
-from opro_cli.racing import EARLY_ALPHA, leaders, paired, rung_sizes, sign_test, survivors, wilson_interval
+from opro_cli.racing import EARLY_ALPHA, acceptance_level, leaders, paired, rung_sizes, sign_test, survivors, wilson_interval
 
 
 def test_rungs_double_up_to_the_whole_pool():
@@ -81,3 +81,12 @@ def test_leaders_are_the_better_half_by_their_own_scores():
     assert leaders(["a", "b", "c", "d"], rewards, examples) == ["b", "a"]  # a and d tie: the earlier goes on
     assert leaders(["c", "b", "a"], rewards, examples) == ["b", "a"]
     assert leaders(["c"], rewards, examples) == ["c"]
+
+
+def test_the_seed_prompt_is_replaced_only_at_the_strict_level_an_earlier_winner_at_a_looser_one():
+    assert acceptance_level(against_seed=True, whole_pool=True) == 0.05
+    assert acceptance_level(against_seed=True, whole_pool=False) == EARLY_ALPHA < 0.05
+    assert acceptance_level(against_seed=False, whole_pool=True) > acceptance_level(against_seed=True, whole_pool=True)
+    modest = paired({i: float(i < 7) for i in range(40)}, {i: float(i < 3) for i in range(40)})  # 4 up, 0 down
+    assert modest.significant(acceptance_level(against_seed=False, whole_pool=True))
+    assert not modest.significant(acceptance_level(against_seed=True, whole_pool=True))
