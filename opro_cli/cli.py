@@ -118,7 +118,8 @@ def optimize(
     display = Display(out, _placeholder_usage(), f"optimising {spec.name}", quiet)
     trainer = job.prepare(display.update)
     display.usage = trainer.lm.usage
-    err.print(trainer.plan.describe(), highlight=False)
+    if not quiet:  # --quiet keeps stderr for the one line a stop prints; the summary shows budget and spend
+        out.print(trainer.plan.describe(), highlight=False, soft_wrap=True)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)  # a cancelled CI job still gets its best-so-far artifact
     try:
         with display:

@@ -269,7 +269,8 @@ class Trainer:
                 alive = survivors(alive, rewards, incumbent, examples, first_rung=True)
                 continue
             promoted += [c for c in alive if c not in promoted]
-            alive = leaders(alive, rewards, examples)
+            last = size == rungs[-1]
+            alive = leaders(alive, rewards, examples)[: 1 if last else None]  # on the whole pool: the best one
             if len(alive) > 1:
                 continue
             (challenger,) = alive
@@ -277,7 +278,6 @@ class Trainer:
             self._report(f"testing against the best on {len(shared)} examples", state, epoch)
             state, _ = await self._evaluate(state, incumbent, shared)
             result = paired(state.entries[challenger].rewards, state.entries[incumbent].rewards, shared)
-            last = size == rungs[-1]
             if result.significant(acceptance_level(incumbent == state.seed_id, whole_pool=last)):
                 if state.spent + self._missing(state, challenger, self._eligible(state, challenger)) <= self.plan.budget:
                     return state, promoted, challenger

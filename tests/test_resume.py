@@ -114,9 +114,9 @@ def test_resume_without_a_checkpoint_starts_afresh(task):
 
 
 def test_checkpoints_are_written_atomically_after_every_step(task):
-    optimize(task, "--no-cache", "--max-calls", "50")
+    optimize(task, "--no-cache", "--max-calls", "85")  # the whole run takes about 100
     path = task.artifact.with_name(task.artifact.name + ".checkpoint.json")
     saved = json.loads(path.read_text())
     assert saved["state"]["step"] == len(load_artifact(task.artifact).history) >= 1
-    assert saved["usage"]["calls"] <= 50
+    assert saved["usage"]["calls"] <= 85
     assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
