@@ -104,15 +104,17 @@ def survivors(
     return [name for *_, name in standing[:keep]]
 
 
-def leaders(candidates: list[str], rewards: Mapping[str, Rewards], examples: Mapping[str, list[int]]) -> list[str]:
-    """The better half (rounded up) by each one's mean reward on its own examples of the rung, which are the
-    same examples but for each one's shots; ties keep the candidates' order."""
+def leaders(
+    candidates: list[str], rewards: Mapping[str, Rewards], examples: Mapping[str, list[int]], at_least: int = 1
+) -> list[str]:
+    """The better half (rounded up, and at least `at_least`) by each one's mean reward on its own examples of
+    the rung, which are the same examples but for each one's shots; ties keep the candidates' order."""
     def mean(name: str) -> float:
         scored = [rewards[name][i] for i in examples[name] if i in rewards[name]]
         return sum(scored) / len(scored) if scored else 0.0
 
     ranked = sorted(range(len(candidates)), key=lambda order: (-mean(candidates[order]), order))
-    return [candidates[order] for order in ranked[: math.ceil(len(candidates) / 2)]]
+    return [candidates[order] for order in ranked[: max(at_least, math.ceil(len(candidates) / 2))]]
 
 
 def wilson_interval(successes: float, n: int, z: float = 1.959964) -> tuple[float, float]:

@@ -270,7 +270,10 @@ class Trainer:
                 continue
             promoted += [c for c in alive if c not in promoted]
             last = size == rungs[-1]
-            alive = leaders(alive, rewards, examples)[: 1 if last else None]  # on the whole pool: the best one
+            # Two go on until they have half the pool (a small rung cannot tell two good prompts apart); on the
+            # whole pool only the best one is left.
+            keep = 1 if last else 2 if 2 * size < rungs[-1] else None
+            alive = leaders(alive, rewards, examples, at_least=keep or 1)[: 1 if last else None]
             if len(alive) > 1:
                 continue
             (challenger,) = alive

@@ -81,6 +81,7 @@ def test_leaders_are_the_better_half_by_their_own_scores():
     assert leaders(["a", "b", "c", "d"], rewards, examples) == ["b", "a"]  # a and d tie: the earlier goes on
     assert leaders(["c", "b", "a"], rewards, examples) == ["b", "a"]
     assert leaders(["c"], rewards, examples) == ["c"]
+    assert leaders(["c", "b", "a", "d"], rewards, examples, at_least=3) == ["b", "a", "d"]
 
 
 def test_the_seed_prompt_is_replaced_only_at_the_strict_level_an_earlier_winner_at_a_looser_one():
