@@ -32,7 +32,7 @@ from typing import Any
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from opro_cli.data import load_dataset  # noqa: E402
-from opro_cli.evaluate import TaskRunner, resolve_format  # noqa: E402
+from opro_cli.scoring import TaskRunner, resolve_format  # noqa: E402
 from opro_cli.lm import LM  # noqa: E402
 from opro_cli.lm.cache import ResponseCache  # noqa: E402
 from opro_cli.prompt import Prompt, Shot  # noqa: E402

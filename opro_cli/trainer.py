@@ -20,7 +20,7 @@ from . import checkpoint
 from .answers import AnswerFormat
 from .data import Dataset, Example
 from .errors import BudgetExhausted, InputError
-from .evaluate import TaskRunner, gather_all, output_modes
+from .scoring import TaskRunner, gather_all, output_modes
 from .lm import LM
 from .meta_prompt import meta_prompt, parse_proposal
 from .optimizer import (
@@ -173,6 +173,7 @@ class Trainer:
         while self._can_step(self.state):
             self.state = self.live = await self._step(self.state)
             self.save_checkpoint()
+            self._report("step done", self.state, (self.state.step - 1) // self.plan.steps_per_pass)
 
     def _can_step(self, state: OptimizerState) -> bool:
         """Another step needs its minibatch (and one candidate's screening) on top of what the final re-scoring
@@ -337,7 +338,7 @@ class Trainer:
         if settings.candidates == 0 or proposals_exhausted(state.history, settings.proposal_patience):
             return []
         scored = [e for e in state.entries.values() if len(e.rewards) >= self.plan.minibatch]
-        messages = meta_prompt(scored, self.spec.description, self.spec.prompt.input, exemplars)
+        messages = meta_prompt(scored, self.spec.description, self.spec.prompt.input, exemplars, settings.meta_prompt)
         proposer = self.spec.proposer
         if proposer.max_tokens is None:
             proposer = proposer.model_copy(update={"max_tokens": DEFAULT_PROPOSAL_TOKENS})
