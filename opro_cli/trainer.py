@@ -256,8 +256,15 @@ class Trainer:
         rungs = rung_sizes(self.plan.minibatch, len(self.split.validation))
         for rung, size in enumerate(rungs):
             examples = {c: self._first(state, order, [c, incumbent], size) for c in alive}
-            cost = sum(self._missing(state, c, examples[c]) for c in alive)
-            if not alive or state.spent + cost + self._reserve(state) > self.plan.budget:
+            # Near the end of the budget, the best survivors that it can still pay for go on (alive is in order).
+            affordable, cost = [], 0
+            for c in alive:
+                more = self._missing(state, c, examples[c])
+                if state.spent + cost + more + self._reserve(state) <= self.plan.budget:
+                    affordable.append(c)
+                    cost += more
+            alive = affordable
+            if not alive:
                 break  # nothing left, or the budget cannot pay for this rung: no candidate wins this step
             self._report("screening candidates" if rung == 0 else f"racing {len(alive)} on {size} examples",
                          state, epoch, total=cost)
@@ -271,10 +278,7 @@ class Trainer:
                 continue
             promoted += [c for c in alive if c not in promoted]
             last = size == rungs[-1]
-            # Two go on until they have half the pool (a small rung cannot tell two good prompts apart); on the
-            # whole pool only the best one is left.
-            keep = 1 if last else 2 if 2 * size < rungs[-1] else None
-            alive = leaders(alive, rewards, examples, at_least=keep or 1)[: 1 if last else None]
+            alive = leaders(alive, rewards, examples)[: 1 if last else None]  # on the whole pool: the best one
             if len(alive) > 1:
                 continue
             (challenger,) = alive
