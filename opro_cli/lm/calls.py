@@ -197,47 +197,49 @@ class LM:
             loop.set_exception_handler(_quiet_cancellation_races(loop.get_exception_handler()))
 
     async def _call_with_retries(self, pool: Pool, request: dict[str, Any]) -> Completion:
+        """One call and its retries, in one of the `-j` slots throughout (a backoff keeps its slot, so a failing
+        provider gets no more requests from the calls waiting behind it)."""
         model = pool.model
-        for attempt in range(self.retry.attempts):
-            try:
-                response = await self._attempt(pool, request)
-            except _Failed as failed:
-                exc = failed.exc
-                if not is_transient(self._litellm, exc):
-                    raise refusal(model, exc) from None
-                if attempt + 1 == self.retry.attempts:
-                    raise ProviderUnavailable(
-                        f"{model.name}: still failing after {self.retry.attempts} attempts: {describe(exc)}"
-                    ) from None
-                self.usage.retries += 1
-                if not failed.window_absorbed:
-                    await asyncio.sleep(self._delay(attempt, exc))
-                continue
-            return self._account(response)
+        async with self._slots:
+            for attempt in range(self.retry.attempts):
+                try:
+                    response = await self._attempt(pool, request)
+                except _Failed as failed:
+                    exc = failed.exc
+                    if not is_transient(self._litellm, exc):
+                        raise refusal(model, exc) from None
+                    if attempt + 1 == self.retry.attempts:
+                        raise ProviderUnavailable(
+                            f"{model.name}: still failing after {self.retry.attempts} attempts: {describe(exc)}"
+                        ) from None
+                    self.usage.retries += 1
+                    if not failed.window_absorbed:
+                        await asyncio.sleep(self._delay(attempt, exc))
+                    continue
+                return self._account(response)
         raise AssertionError("unreachable")
 
     async def _attempt(self, pool: Pool, request: dict[str, Any]) -> Any:
-        """One request: a slot under `-j`, room on an endpoint, the budget, then exactly one HTTP request."""
-        async with self._slots:
-            endpoint = await self._admit(pool, request["messages"])
-            self._charge()  # no await between the room found and taken, so no other call takes it meanwhile
-            ticket = endpoint.take(time.monotonic())
-            try:
-                response = await self._timed(pool.send(endpoint, request))
-            except Exception as exc:  # noqa: BLE001 - classified by the caller
-                rate_limited = getattr(exc, "status_code", None) == 429 or isinstance(exc, self._litellm.RateLimitError)
-                window = endpoint.limit.current
-                asked = retry_after(exc) if rate_limited else None
-                await self._finish(endpoint, ticket, rate_limited, asked)
-                # A 429 already shrank the window (or paused the endpoint): the retry waits for room, not a backoff,
-                # unless the window was down to one call.
-                absorbed = self.adaptive and rate_limited and (asked is not None or window > 1)
-                raise _Failed(exc, window_absorbed=absorbed) from None
-            except BaseException:
-                await self._finish(endpoint, ticket)
-                raise
+        """One request: room on an endpoint, the budget, then exactly one HTTP request."""
+        endpoint = await self._admit(pool, request["messages"])
+        self._charge()  # no await between the room found and taken, so no other call takes it meanwhile
+        ticket = endpoint.take(time.monotonic())
+        try:
+            response = await self._timed(pool.send(endpoint, request))
+        except Exception as exc:  # noqa: BLE001 - classified by the caller
+            rate_limited = getattr(exc, "status_code", None) == 429 or isinstance(exc, self._litellm.RateLimitError)
+            window = endpoint.limit.current
+            asked = retry_after(exc) if rate_limited else None
+            await self._finish(endpoint, ticket, rate_limited, asked)
+            # A 429 already shrank the window (or paused the endpoint): the retry waits for room, not a backoff,
+            # unless the window was down to one call.
+            absorbed = self.adaptive and rate_limited and (asked is not None or window > 1)
+            raise _Failed(exc, window_absorbed=absorbed) from None
+        except BaseException:
             await self._finish(endpoint, ticket)
-            return response
+            raise
+        await self._finish(endpoint, ticket)
+        return response
 
     async def _admit(self, pool: Pool, messages: list[dict[str, str]]) -> Endpoint:
         """Wait until the pool has an endpoint with room (window, pause, rpm, Router cooldowns)."""
