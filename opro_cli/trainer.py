@@ -151,7 +151,7 @@ class Trainer:
         call = render_messages(typical, train[-1].inputs, self.spec.prompt.input, self.runner.fmt)
         seed = initial_state(typical, self.modes[0]).seed
         exemplars = [_labelled(e) for e in train[: settings.meta_examples]]
-        proposal = meta_prompt([seed], self.spec.description, self.spec.prompt.input, exemplars)
+        proposal = meta_prompt([seed], self.spec.description, self.spec.prompt.input, exemplars, settings.meta_prompt)
         return estimate(self.plan, self.spec, call, proposal, DEFAULT_PROPOSAL_TOKENS)
 
     def best_so_far(self) -> OptimizerState | None:
