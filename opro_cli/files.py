@@ -33,7 +33,7 @@ def check_writable(path: str | Path, what: str) -> None:
 def write_atomic(path: str | Path, text: str) -> None:
     """Write to a temp file in the same directory, then rename it over the target. Any failure is one
     OutputError naming the file, and the old file (if any) is left as it was."""
-    with write_atomic_stream(path) as handle:
+    with _publishing(Path(path), os.replace) as handle:
         handle.write(text)
 
 
@@ -41,12 +41,7 @@ def write_atomic(path: str | Path, text: str) -> None:
 def write_atomic_stream(path: str | Path) -> Iterator[IO[str]]:
     """`write_atomic` for a file written piece by piece (large results): renamed into place only when the
     block ends without an error."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    with _publishing(path, os.replace) as handle:
+    with _publishing(Path(path), os.replace) as handle:
         yield handle
 
 
@@ -59,10 +54,12 @@ def write_new(path: str | Path, text: str) -> None:
 
 @contextmanager
 def _publishing(path: Path, move: Callable[[str, Path], None]) -> Iterator[IO[str]]:
-    """A temp file next to `path` to write into; then fsync it and `move` it into place. The file gets the usual
-    permissions (0666 minus the umask), not mkstemp's owner-only ones: artifacts are meant to be shared."""
+    """Create missing directories, give a temp file next to `path` to write, fsync it, then `move` it into place.
+    The file gets the usual permissions (0666 minus the umask), not mkstemp's owner-only ones: artifacts are
+    shared."""
     tmp = None
     try:
+        path.absolute().parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.absolute().parent, prefix=f".{path.name}.", suffix=".tmp")
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -1,5 +1,7 @@
 """The optimizer LM's prompt: built-in and custom templates, placeholders checked, replies read defensively."""
 
+import json
+
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -121,3 +123,18 @@ def test_the_optimizer_model_gets_the_custom_meta_prompt(tmp_path, toy_provider)
     asked = [text for text in sent if text.startswith("MY META PROMPT for Classify the sentiment of a review.")]
     assert asked and all("text:\nClassify the sentiment of the review.\nscore:\n" in text for text in asked)
     assert not any(text.startswith("Your task is to write an instruction") for text in sent)
+
+
+def test_dry_run_counts_the_custom_meta_prompt(tmp_path, toy_provider):
+    task = write_toy_task(tmp_path)
+
+    def planned_tokens(spec) -> int:
+        args = ["optimize", str(spec), "--data", str(task.train), "-o", str(task.artifact), "--dry-run", "--json"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["prompt_tokens"]
+
+    (tmp_path / "meta.txt").write_text(CUSTOM + "\n\n" + "Think hard about it. " * 200, encoding="utf-8")
+    custom, _ = spec_with_meta_prompt(tmp_path, "meta.txt")
+    assert planned_tokens(custom) > planned_tokens(task.spec)
+    assert toy_provider.CALLS.total == 0
