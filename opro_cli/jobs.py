@@ -5,12 +5,11 @@ They wire spec, data, LM layer, trainer and artifact together; the CLI only pars
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import checkpoint
+from . import checkpoint, event_loop
 from .artifact import Artifact, DataRecord, FormatRecord, RunRecord, Scores, public_spec, save_artifact, versions
 from .lm.cache import ResponseCache, default_cache_dir
 from .data import Dataset, load_dataset
@@ -75,7 +74,7 @@ class OptimizeJob:
         )
 
     def run(self, trainer: Trainer) -> RunResult:
-        return asyncio.run(trainer.run(resume=self.resume))
+        return event_loop.run(trainer.run(resume=self.resume))
 
     def finish(self, trainer: Trainer, result: RunResult) -> Artifact:
         """Write the best prompt so far; the checkpoint goes when the run completed, else it is brought up
@@ -160,5 +159,5 @@ def evaluate_prompt(
         fmt = resolve_format(spec, target, choices)
     lm = lm or (options or CallOptions()).make_lm(spec.optimizer.concurrency)
     runner = TaskRunner(spec, target, fmt, lm)
-    predictions = asyncio.run(runner.predict(prompt, data.examples, on_done))
+    predictions = event_loop.run(runner.predict(prompt, data.examples, on_done))
     return EvalResult(mean_reward(predictions), predictions, lm.usage, target.name)
