@@ -29,9 +29,9 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     loop = asyncio.new_event_loop()
     executor = _RequestExecutor()
     loop.set_default_executor(executor)
+    task = loop.create_task(main)
     try:
         asyncio.set_event_loop(loop)
-        task = loop.create_task(main)
         with _SigintCancels(loop, task) as sigint:
             try:
                 return loop.run_until_complete(task)
@@ -40,6 +40,8 @@ def run(main: Coroutine[Any, Any, T]) -> T:
                     raise KeyboardInterrupt() from None
                 raise
     finally:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved (e.g. a second Ctrl-C raised inside it): asyncio must not log it again
         try:
             _cancel_remaining_tasks(loop)
             loop.run_until_complete(loop.shutdown_asyncgens())
