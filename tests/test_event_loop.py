@@ -58,3 +58,25 @@ def test_a_coroutine_made_in_a_worker_thread_for_a_cancelled_call_is_closed_with
         event_loop.run(main())
         gc.collect()
     assert [str(w.message) for w in caught] == []
+
+
+def test_ctrl_c_never_cancels_in_the_middle_of_a_callback(caplog):
+    # A signal handler runs between any two bytecodes. asyncio.run's (3.11+) cancels the run right there, which
+    # can fall between a socket callback's "is the future done?" check and its set_result: asyncio then logs an
+    # InvalidStateError. Here the cancel is queued on the loop and runs after the callback.
+    async def main():
+        loop = asyncio.get_running_loop()
+        data = loop.create_future()
+
+        def socket_callback():
+            if not data.done():
+                signal.raise_signal(signal.SIGINT)  # the Ctrl-C lands here
+                data.set_result(b"answer")
+
+        loop.call_soon(socket_callback)
+        await data
+        await asyncio.sleep(10)
+
+    with caplog.at_level("ERROR", logger="asyncio"), pytest.raises(KeyboardInterrupt):
+        event_loop.run(main())
+    assert caplog.text == ""
