@@ -4,8 +4,8 @@ One step, after the current prompt has run on a training batch:
 1. `observe_batch`: each prediction keeps its own reward; the `k_best` best predictions are kept, and `k` shots
    are drawn at random among the correct ones (filled with labelled batch examples when too few are correct,
    so a prompt that gets nothing right can still learn the format from shots).
-2. `meta_prompt`: the OPRO meta-prompt shows the scored instructions in ascending order (best last) and a few
-   (input, expected) pairs, and asks for a new instruction between <INS> tags.
+2. the optimizer LM is asked for new instructions (`meta_prompt.py`: the scored instructions in ascending order,
+   best last, and a few (input, expected) pairs; the reply is read between <INS> tags).
 3. `candidate_prompts`: parsed proposals (deduplicated, length-capped) and the best instructions, each with the
    new shots, become the candidates to score on validation data.
 4. `record_scores`: candidates join the `k_best` best scored ones; the best scored prompt is kept and becomes
@@ -15,15 +15,11 @@ One step, after the current prompt has run on a training batch:
 from __future__ import annotations
 
 import random
-import re
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .prompt import Prompt, Shot
 from .spec import OptimizerSpec
-
-MAX_META_CANDIDATES = 20  # as in the OPRO paper
-
 
 class Prediction(BaseModel):
     """One example run through a prompt: what came back, what it was read as, and its own reward."""
@@ -145,45 +141,6 @@ def _best_predictions(kept: list[Prediction], batch: list[Prediction], k_best: i
         turn = turns[(p.reward, p.expected)] = turns.get((p.reward, p.expected), -1) + 1
         ranked.append((-p.reward, turn, len(ranked), p))
     return [p for *_, p in sorted(ranked, key=lambda r: r[:3])][:k_best]
-
-
-def meta_prompt(
-    state: OptimizerState,
-    description: str,
-    template: str,
-    exemplars: list[Prediction],
-) -> list[dict[str, str]]:
-    """The OPRO meta-prompt: scored instructions ascending (best last), then (input, expected) exemplars."""
-    best_by_text: dict[str, float] = {}
-    for candidate in state.candidates:
-        text = candidate.prompt.instructions.strip()
-        best_by_text[text] = max(candidate.score, best_by_text.get(text, 0.0))
-    ranked = sorted(best_by_text.items(), key=lambda item: item[1])[-MAX_META_CANDIDATES:]
-    scored = "\n\n".join(f"text:\n{text}\nscore:\n{round(score * 100)}" for text, score in ranked)
-    shown = "\n\n".join(f"input:\n{template.format_map(p.inputs)}\noutput:\n{p.expected}" for p in exemplars)
-    task = f"The task: {description.strip()}\n\n" if description.strip() else ""
-    content = (
-        "Your task is to write an instruction for a language model that maximises its score on a task.\n\n"
-        f"{task}"
-        "Below are earlier instructions with their scores (0-100), in ascending order: higher is better.\n\n"
-        f"{scored}\n\n"
-        "Here are examples of the task, each with its input and the expected output:\n\n"
-        f"{shown}\n\n"
-        "Write a new instruction that differs from all the instructions above, is concise and generally "
-        "applicable, and would score higher than all of them. Write it between <INS> and </INS>."
-    )
-    return [{"role": "user", "content": content}]
-
-
-def parse_proposal(text: str, max_chars: int) -> str | None:
-    """The instruction between <INS> tags, or None: small models often answer with chatter and no tags."""
-    found = re.search(r"<INS>(.*?)(?:</INS>|$)", text, re.DOTALL | re.IGNORECASE)
-    if not found:
-        return None
-    instruction = " ".join(found.group(1).split())
-    if len(instruction) < 8 or len(instruction) > max_chars or "<INS>" in instruction.upper():
-        return None
-    return instruction
 
 
 def proposals_exhausted(history: list[StepRecord], patience: int) -> bool:

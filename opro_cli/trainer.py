@@ -18,15 +18,14 @@ from .data import Dataset, Example
 from .errors import BudgetExhausted, InputError
 from .evaluate import TaskRunner, gather_all, mean_reward, output_modes
 from .lm import LM
+from .meta_prompt import meta_prompt, parse_proposal
 from .optimizer import (
     Candidate,
     OptimizerState,
     Prediction,
     candidate_prompts,
     initial_state,
-    meta_prompt,
     observe_batch,
-    parse_proposal,
     proposals_exhausted,
     record_scores,
     step_rng,
@@ -186,7 +185,7 @@ class Trainer:
         settings = self.spec.optimizer
         if settings.candidates == 0 or proposals_exhausted(state.history, settings.proposal_patience):
             return []
-        messages = meta_prompt(state, self.spec.description, self.spec.prompt.input, exemplars)
+        messages = meta_prompt(state.candidates, self.spec.description, self.spec.prompt.input, exemplars)
         proposer = self.spec.proposer
         if proposer.max_tokens is None:
             proposer = proposer.model_copy(update={"max_tokens": DEFAULT_PROPOSAL_TOKENS})

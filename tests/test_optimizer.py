@@ -6,9 +6,7 @@ from opro_cli.optimizer import (
     StepRecord,
     candidate_prompts,
     initial_state,
-    meta_prompt,
     observe_batch,
-    parse_proposal,
     proposals_exhausted,
     record_scores,
     step_rng,
@@ -58,28 +56,6 @@ def test_prediction_pool_is_trimmed_and_deduplicated():
     second, _, _ = observe_batch(first, [prediction(i, 1.0) for i in range(2, 6)], SETTINGS, step_rng(0, 2))
     inputs = [p.inputs["x"] for p in second.predictions]
     assert len(inputs) == SETTINGS.k_best == len(set(inputs))
-
-
-def test_meta_prompt_lists_candidates_ascending_with_integer_scores_and_exemplars():
-    s = state()
-    s = s.model_copy(update={"candidates": [
-        Candidate(prompt=Prompt(instructions="High."), score=0.9, step=1),
-        Candidate(prompt=Prompt(instructions="Low."), score=0.1, step=1),
-        *s.candidates,
-    ]})
-    text = meta_prompt(s, "A task.", "Q: {x}", [prediction(7, 1.0)])[0]["content"]
-    assert text.index("Low.") < text.index("Do the task.") < text.index("High.")
-    assert "score:\n90" in text and "score:\n25" in text
-    assert "input:\nQ: input 7\noutput:\nout 7" in text
-    assert "<INS>" in text
-
-
-def test_proposals_are_parsed_defensively():
-    assert parse_proposal("Sure: <INS> Answer  in one word. </INS>", 500) == "Answer in one word."
-    assert parse_proposal("<INS>Unclosed but useful instruction", 500) == "Unclosed but useful instruction"
-    assert parse_proposal("12345 no tags at all", 500) is None
-    assert parse_proposal("<INS></INS>", 500) is None
-    assert parse_proposal("<INS>" + "x" * 600 + "</INS>", 500) is None
 
 
 def test_candidates_are_deduplicated_against_everything_seen():
