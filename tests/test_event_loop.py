@@ -53,11 +53,12 @@ def test_a_coroutine_made_in_a_worker_thread_for_a_cancelled_call_is_closed_with
         await asyncio.sleep(0.01)
         call.cancel()
 
+    gc.collect()  # earlier tests' garbage (unclosed sockets...) must not warn in here
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         event_loop.run(main())
         gc.collect()
-    assert [str(w.message) for w in caught] == []
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
 
 
 def test_ctrl_c_never_cancels_in_the_middle_of_a_callback(caplog):
