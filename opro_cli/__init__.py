@@ -1,3 +1,22 @@
-"""opro-cli: optimise an LM prompt (instructions + few-shot examples) with FewShotOPRO, through litellm."""
+"""opro-cli: optimise an LM prompt (instructions + few-shot examples) with FewShotOPRO, through litellm.
+
+The Python API is `optimize` and `evaluate` (see `opro_cli.jobs`). They are imported on first use, so
+`import opro_cli` stays cheap (litellm and pydantic load only when a job runs).
+"""
+
+from __future__ import annotations
 
 __version__ = "0.1.0"
+__all__ = ["CallOptions", "evaluate", "optimize"]
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (type checkers read the name)
+if TYPE_CHECKING:
+    from .jobs import CallOptions, evaluate, optimize
+
+
+def __getattr__(name: str) -> object:
+    if name in __all__:
+        from . import jobs
+
+        return getattr(jobs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

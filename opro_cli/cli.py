@@ -17,7 +17,7 @@ from typing import Any, Optional, TypeVar
 
 import typer
 
-from .errors import EXIT_INTERRUPTED, OproError
+from .errors import EXIT_INTERRUPTED, OproError, OutputError
 from .terminal import make_console, plain_help
 
 EXIT_CODES_HELP = (
@@ -31,7 +31,7 @@ EXIT_CODES_HELP = (
 app = typer.Typer(
     help="Optimise an LM prompt (instructions + few-shot examples) with FewShotOPRO, through litellm.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 out = make_console()
@@ -78,13 +78,44 @@ CacheOpt = typer.Option(True, "--cache/--no-cache", help="Reuse LM responses fro
 CacheDirOpt = typer.Option(None, "--cache-dir", help="Cache directory (default: $OPRO_CACHE_DIR, else ~/.cache/opro-cli).")
 ConcurrencyOpt = typer.Option(None, "--concurrency", "-j", min=1, help="Concurrent LM calls (default: the spec's optimizer.concurrency).")
 RetriesOpt = typer.Option(7, "--retries", min=0, help="Retries of a transient provider failure (429, 5xx, timeout).")
-QuietOpt = typer.Option(False, "--quiet", "-q", help="No live display, only the final summary (for CI logs).")
+QuietOpt = typer.Option(
+    False, "--quiet", "-q", help="No live display: one plain line per optimisation step, then the summary (for CI logs)."
+)
 
 
 def _call_options(cache: bool, cache_dir: Optional[Path], concurrency: Optional[int], retries: int, **budget: Any) -> Any:
     from .jobs import CallOptions
 
     return CallOptions(cache=cache, cache_dir=cache_dir, concurrency=concurrency, retries=retries, **budget)
+
+
+@app.command()
+@user_errors
+def init(
+    data: Path = typer.Option(..., "--data", "-d", help="A dataset (JSONL) to write a spec for."),
+    output: Path = typer.Option(Path("task.yaml"), "--output", "-o", help="Where to write the spec; never overwritten."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="The litellm model to prompt (default: the embedded local/smollm2)."),
+    output_field: Optional[str] = typer.Option(
+        None, "--output-field", help="The field holding the expected answer (default: one named like label/answer/target/..., else the last)."
+    ),
+) -> None:
+    """Write a commented task spec guessed from a dataset: output field, input template, answer type, model."""
+    from .files import check_writable, write_new
+    from .scaffold import scaffold
+
+    if output.exists():
+        raise OutputError(f"{output}: already exists; opro init never overwrites a file (choose another with -o)")
+    check_writable(output, "spec")
+    guessed = scaffold(data, model, output_field)
+    write_new(output, guessed.text)
+    kind = f"label, {len(guessed.choices)} choices" if guessed.choices else guessed.answer_type
+    for line in (
+        f"wrote {output}: task {guessed.name}, {guessed.examples} examples; input {', '.join(guessed.inputs)}; "
+        f"output {guessed.output} ({kind})",
+        f"next: opro validate {output} --data {data}",
+        f"      opro optimize {output} --data {data} -o best.json",
+    ):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -107,28 +138,27 @@ def optimize(
 ) -> None:
     """Optimise the spec's prompt on the training data and write the best prompt found to an artifact."""
     from .errors import ProviderError
-    from .jobs import OptimizeJob
+    from .jobs import optimize as run_optimize
     from .progress import Display
-    from .trainer import RunResult
 
     options = _call_options(cache, cache_dir, concurrency, retries, max_calls=max_calls, max_cost=max_cost)
-    job = OptimizeJob(spec, data, output, val, resume, seed, epochs, options)
     started = time.perf_counter()
     display = Display(out, _placeholder_usage(), f"optimising {spec.name}", quiet)
-    trainer = job.prepare(display.update)
-    display.usage = trainer.lm.usage
+    prepared: list[Any] = []
+
+    def on_start(trainer: Any) -> None:
+        prepared.append(trainer)
+        display.usage = trainer.lm.usage
+
     try:
         with display:
-            result = job.run(trainer)
+            artifact = run_optimize(spec, data, output, validation=val, resume=resume, seed=seed, epochs=epochs,
+                                    options=options, on_progress=display.update, on_start=on_start)
     except (KeyboardInterrupt, ProviderError) as exc:
-        if trainer.state is None:
+        if not (prepared and prepared[0].state is not None):
             raise
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        stopped = "interrupted" if interrupted else "provider"
-        job.finish(trainer, RunResult(trainer.state, stopped, str(exc), trainer.started_at, _now()))
         saved = f"best prompt so far written to {output}; continue with --resume"  # one line with the stop
-        raise (KeyboardInterrupt(saved) if interrupted else type(exc)(f"{exc} ({saved})")) from None
-    artifact = job.finish(trainer, result)
+        raise (KeyboardInterrupt(saved) if isinstance(exc, KeyboardInterrupt) else type(exc)(f"{exc} ({saved})")) from None
     _optimize_summary(artifact, time.perf_counter() - started, output)
 
 
@@ -168,12 +198,11 @@ def eval_(
 ) -> None:
     """Score an artifact's prompt on held-out data (exit 1 below --min-score)."""
     from .artifact import load_artifact
-    from .comparison import Comparison, score_baseline
     from .errors import InputError, QualityGateError
+    from .files import check_writable
     from .formats import EvalReport, file_format
-    from .jobs import evaluate_prompt
+    from .jobs import evaluate
     from .progress import Display
-    from .trainer import Progress
 
     requested = result_format.value if result_format else None
     files = [(path, file_format(path, requested)) for path in output or []]
@@ -182,24 +211,15 @@ def eval_(
         raise InputError(f"--json and --format {to_stdout} both print on stdout; write the results with -o FILE")
     if to_stdout == "jsonl":
         raise InputError("--format jsonl is for files: add -o FILE")
+    for path, _ in files:
+        check_writable(path, "results file")
     artifact = load_artifact(artifact_path)
-    spec = artifact.task_spec()
-    options = _call_options(cache, cache_dir, concurrency, retries)
-    lm = options.make_lm(spec.optimizer.concurrency)
+    lm = _call_options(cache, cache_dir, concurrency, retries).make_lm(artifact.task_spec().optimizer.concurrency)
     started = time.perf_counter()
-    progress = Progress(phase="evaluating", step=0, total_steps=0, epoch=0)
     machine = json_summary or to_stdout is not None
     with Display(out, lm.usage, f"evaluating {artifact_path.name}", quiet or machine) as display:
-        display.update(progress)
-
-        def tick(_: Any) -> None:
-            progress.done += 1
-
-        result = evaluate_prompt(spec, artifact.prompt, data, artifact, model, lm=lm, on_done=tick)
-        against = None
-        if baseline:
-            progress.phase = "scoring the seed prompt"
-            against = Comparison.of(score_baseline(artifact, data, model, lm), result)
+        result = evaluate(artifact, data, model=model, baseline=baseline, lm=lm, on_progress=display.update)
+    against = result.baseline
     report = EvalReport.build(artifact_path, artifact, data, result, min_score, against, time.perf_counter() - started)
     for path, fmt in files:
         report.write(path, fmt)
@@ -299,6 +319,11 @@ def report(
     from .charts import save_html, save_svg
     from .report import terminal_report
 
+    from .files import check_writable
+
+    for path, what in ((html, "HTML report"), (svg, "SVG chart")):
+        if path is not None:
+            check_writable(path, what)
     artifact = load_artifact(artifact_path)
     out.print(terminal_report(artifact, width, out.width))
     for path, save in ((html, save_html), (svg, save_svg)):
@@ -322,12 +347,6 @@ def _placeholder_usage() -> Any:
     from .lm import Usage
 
     return Usage()
-
-
-def _now() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _optimize_summary(artifact: Any, seconds: float, output: Path) -> None:

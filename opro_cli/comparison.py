@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .artifact import Artifact, load_artifact
+from .data import Dataset
 from .errors import InputError
 from .jobs import CallOptions, EvalResult, evaluate_prompt
 from .lm import LM
@@ -51,9 +52,17 @@ def seed_prompt(artifact: Artifact) -> Prompt:
     return Prompt(instructions=artifact.task_spec().prompt.instructions)
 
 
-def score_baseline(artifact: Artifact, data: Path, model: str | None, lm: LM) -> EvalResult:
+def score_baseline(
+    artifact: Artifact,
+    data: Path | Dataset,
+    model: str | None,
+    lm: LM,
+    on_done: Callable[[Prediction], None] | None = None,
+) -> EvalResult:
     """The seed prompt on the same data, model and answer format as the artifact's own evaluation."""
-    return evaluate_prompt(artifact.task_spec(), seed_prompt(artifact), data, artifact, model, lm=lm, seed_format=True)
+    return evaluate_prompt(
+        artifact.task_spec(), seed_prompt(artifact), data, artifact, model, lm=lm, on_done=on_done, seed_format=True
+    )
 
 
 class CompareJob:

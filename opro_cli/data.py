@@ -45,13 +45,18 @@ def dataset_problems(path: str | Path, spec: TaskSpec) -> list[str]:
     return _scan(Path(path), spec)[1]
 
 
-def _scan(path: Path, spec: TaskSpec) -> tuple[list[Example], list[str], str]:
+def read_bytes(path: Path) -> bytes:
+    """The whole file, or one InputError naming it."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _scan(path: Path, spec: TaskSpec) -> tuple[list[Example], list[str], str]:
+    raw = read_bytes(path)
     needed = [*spec.prompt.input_fields, spec.prompt.output]
     examples: list[Example] = []
     problems: list[str] = []
@@ -69,13 +74,21 @@ def _scan(path: Path, spec: TaskSpec) -> tuple[list[Example], list[str], str]:
     return examples, problems, hashlib.sha256(raw).hexdigest()
 
 
-def _parse_line(line: bytes, needed: list[str]) -> tuple[dict[str, Any], str | None]:
+def parse_record(line: bytes) -> tuple[dict[str, Any], str | None]:
+    """One JSONL line as a JSON object, or the problem with it."""
     try:
         record = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return {}, f"not valid JSON: {getattr(exc, 'msg', exc)}"
     if not isinstance(record, dict):
         return {}, "each line must be a JSON object"
+    return record, None
+
+
+def _parse_line(line: bytes, needed: list[str]) -> tuple[dict[str, Any], str | None]:
+    record, problem = parse_record(line)
+    if problem:
+        return record, problem
     for name in needed:
         if name not in record:
             return {}, f"{name}: missing field"

@@ -25,6 +25,12 @@ class InputError(OproError):
     exit_code = EXIT_BAD_INPUT
 
 
+class OutputError(OproError):
+    """A file cannot be written where the user asked (a directory, no such or unwritable directory)."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
 class ProviderError(OproError):
     """The LM provider refused for good (bad key, unknown model, bad request): retrying cannot help."""
 

@@ -1,5 +1,6 @@
-"""What the user sees while a job runs: a rich live panel on a terminal, one plain line per step in logs,
-nothing with --quiet. Reads the trainer's Progress snapshots and the LM layer's usage counters."""
+"""What the user sees while a job runs: a rich live panel on a terminal, else (in logs, or with --quiet) one
+plain line per optimisation step. Both give the time left. Reads the trainer's Progress snapshots and the LM
+layer's usage counters."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ class Display:
 
     def update(self, progress: Progress) -> None:
         self.progress = progress
-        if self._live is None and not self.quiet and progress.phase == "step done":
+        if self._live is None and progress.phase == "step done":
             if progress.step != self._last_logged_step:
                 self._last_logged_step = progress.step
                 self.console.print(self._log_line(), highlight=False, soft_wrap=True)
@@ -61,7 +62,7 @@ class Display:
         return (
             f"step {p.step}/{p.total_steps} batch {pct(p.batch_reward)} best {pct(p.best_score)} "
             f"calls {u.calls} cached {u.cached_calls} tokens {u.prompt_tokens + u.completion_tokens} "
-            f"elapsed {duration(time.perf_counter() - self.started)}"
+            f"elapsed {duration(time.perf_counter() - self.started)}{self._remaining(time.perf_counter() - self.started)}"
         )
 
     def __rich__(self) -> Group:
@@ -84,11 +85,17 @@ class Display:
         return Group(*parts)
 
     def _remaining(self, elapsed: float) -> str:
+        """Time left at the pace so far: per step for an optimisation, per answer for an evaluation."""
         p = self.progress
-        if p is None or not p.total_steps or p.step == 0:
+        if p is None:
             return ""
-        left = elapsed / p.step * (p.total_steps - p.step)
-        return f", ~{duration(left)} left"
+        if p.total_steps:
+            done, total = p.step, p.total_steps
+        else:
+            done, total = p.done, p.total
+        if not done or done > total:
+            return ""
+        return f", ~{duration(elapsed / done * (total - done))} left"
 
 
 def usage_rows(table: Table, usage: Usage, seconds: float) -> None:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InputError
+from .meta_prompt import template_problem
 
 CONNECTION_FIELDS = ("api_base", "api_version", "api_key_env", "timeout")
 NORMALIZATIONS = ("strip", "lowercase", "collapse_whitespace", "strip_punctuation", "strip_quotes")
@@ -167,6 +168,19 @@ class OptimizerSpec(StrictModel):
         ge=0,
         description="stop asking for instructions after this many steps without one usable proposal (0: never)",
     )
+    meta_prompt: str | None = Field(
+        default=None,
+        description="the optimizer LM's prompt: a template with {scored_instructions}, {exemplars}, "
+        "{task_description}, or (without placeholders) a file holding one, relative to the spec",
+    )
+
+    @field_validator("meta_prompt")
+    @classmethod
+    def _known_placeholders(cls, template: str | None) -> str | None:
+        problem = template_problem(template) if template is not None else None
+        if problem:
+            raise ValueError(problem)
+        return template
 
 
 class TaskSpec(StrictModel):
@@ -198,8 +212,25 @@ class TaskSpec(StrictModel):
 def load_spec(path: str | Path) -> TaskSpec:
     """Read and validate a spec file; any problem becomes one InputError naming file, line and field."""
     path = Path(path)
+    return parse_spec(read_spec(path), path)
+
+
+def read_spec(path: Path) -> Any:
+    """The spec file's YAML, with `optimizer.meta_prompt` replaced by the text of the file it names (a value
+    without any placeholder is a path, relative to the spec), so the run and its artifact hold the text."""
     raw = read_yaml(path)
-    return parse_spec(raw, path)
+    optimizer = raw.get("optimizer") if isinstance(raw, dict) else None
+    named = optimizer.get("meta_prompt") if isinstance(optimizer, dict) else None
+    if not isinstance(named, str) or "{" in named:
+        return raw
+    line = _key_lines(path).get(("optimizer", "meta_prompt"))
+    where = f"{path}:{line}: optimizer.meta_prompt" if line else f"{path}: optimizer.meta_prompt"
+    file = path.parent / Path(named.strip()).expanduser()
+    text = _read_text(file, f"{where}: {file}", " (a value without placeholders is read as a file path)")
+    problem = template_problem(text)
+    if problem:
+        raise InputError(f"{where}: {file}: {problem}")
+    return {**raw, "optimizer": {**optimizer, "meta_prompt": text}}
 
 
 def parse_spec(raw: Any, path: Path) -> TaskSpec:
@@ -244,13 +275,17 @@ def _nearest_line(loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...],
     return None
 
 
-def read_yaml(path: Path) -> Any:
+def _read_text(path: Path, where: str, hint: str = "") -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
+        raise InputError(f"{where}: file not found{hint}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
+        raise InputError(f"{where}: cannot read: {exc}") from None
+
+
+def read_yaml(path: Path) -> Any:
+    text = _read_text(path, str(path))
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -16,7 +16,7 @@ from . import checkpoint
 from .answers import AnswerFormat
 from .data import Dataset, Example
 from .errors import BudgetExhausted, InputError
-from .evaluate import TaskRunner, gather_all, mean_reward, output_modes
+from .scoring import TaskRunner, gather_all, mean_reward, output_modes
 from .lm import LM
 from .meta_prompt import meta_prompt, parse_proposal
 from .optimizer import (
@@ -185,7 +185,9 @@ class Trainer:
         settings = self.spec.optimizer
         if settings.candidates == 0 or proposals_exhausted(state.history, settings.proposal_patience):
             return []
-        messages = meta_prompt(state.candidates, self.spec.description, self.spec.prompt.input, exemplars)
+        messages = meta_prompt(
+            state.candidates, self.spec.description, self.spec.prompt.input, exemplars, settings.meta_prompt
+        )
         proposer = self.spec.proposer
         if proposer.max_tokens is None:
             proposer = proposer.model_copy(update={"max_tokens": DEFAULT_PROPOSAL_TOKENS})

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from .data import dataset_problems
 from .errors import InputError
 from .rewards import normalize
-from .spec import AnswerSpec, ExactMatchReward, PromptSpec, Reward, TaskSpec, read_yaml, spec_problems
+from .spec import AnswerSpec, ExactMatchReward, PromptSpec, Reward, TaskSpec, read_spec, spec_problems
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Validation:
 def validate(spec_path: Path, data_paths: list[Path]) -> Validation:
     """Check the spec, then each data file against the fields its prompt needs (and its label set)."""
     try:
-        raw = read_yaml(spec_path)
+        raw = read_spec(spec_path)
     except InputError as exc:
         return Validation(spec_path, None, [str(exc)], [], _skipped(data_paths))
     if not isinstance(raw, dict):

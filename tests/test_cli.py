@@ -1,8 +1,10 @@
 """`opro optimize` and `opro eval` end to end through litellm, on the toy provider (see toy_model.py)."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -133,3 +135,15 @@ def test_a_provider_without_schema_support_goes_through_the_tolerant_parser(tmp_
     # The toy answers "I think this review is positive." without shots: 0 by exact match on free text,
     # but the label set lets the parser read the one label the sentence names.
     assert artifact.scores.seed_validation == 1.0
+
+
+def test_shell_completion_installs_and_completes(tmp_path):
+    opro_script = Path(sys.executable).with_name("opro")
+    env = {**os.environ, "HOME": str(tmp_path), "SHELL": "/bin/bash"}
+    installed = subprocess.run([opro_script, "--install-completion"], env=env, capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr
+    script = tmp_path / ".bash_completions" / "opro.sh"
+    assert "_OPRO_COMPLETE=complete_bash" in script.read_text() and str(script) in (tmp_path / ".bashrc").read_text()
+    asked = {**env, "COMP_WORDS": "opro eval --m", "COMP_CWORD": "2", "_OPRO_COMPLETE": "complete_bash"}
+    words = subprocess.run([opro_script], env=asked, capture_output=True, text=True).stdout.split()
+    assert words == ["--model", "--min-score"]

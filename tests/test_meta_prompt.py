@@ -1,8 +1,16 @@
 """The optimizer LM's prompt: built-in and custom templates, placeholders checked, replies read defensively."""
 
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from opro_cli.cli import app
+from opro_cli.errors import InputError
 from opro_cli.meta_prompt import DEFAULT_TEMPLATE, meta_prompt, parse_proposal, template_problem
 from opro_cli.optimizer import Candidate, Prediction, initial_state
 from opro_cli.prompt import Prompt
+from opro_cli.spec import load_spec
+from toy_task import spec_dict, write_toy_task
 
 
 def prediction(i: int, reward: float) -> Prediction:
@@ -53,3 +61,65 @@ def test_template_problems_name_the_placeholder():
     assert "must contain {scored_instructions}" in template_problem("Only {exemplars}")
     assert "bad template" in template_problem("{scored_instructions} {")
     assert "unknown placeholder {0}" in template_problem("{scored_instructions} {0}")
+
+
+# The spec's optimizer.meta_prompt: inline or a file next to the spec, checked at load time, sent as written.
+
+CUSTOM = "MY META PROMPT for {task_description}\n\n{scored_instructions}\n\n{exemplars}\n\nReply in <INS></INS>."
+
+
+def spec_with_meta_prompt(tmp_path, value):
+    """The toy spec with `optimizer.meta_prompt: value`; returns its path and the line of that key."""
+    path = tmp_path / "task.yaml"
+    text = yaml.safe_dump(spec_dict(optimizer={"meta_prompt": value}), sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    line = next(n for n, row in enumerate(text.splitlines(), start=1) if row.startswith("  meta_prompt:"))
+    return path, line
+
+
+def load_error(path) -> str:
+    with pytest.raises(InputError) as caught:
+        load_spec(path)
+    assert "\n" not in str(caught.value)
+    return str(caught.value)
+
+
+def test_inline_meta_prompt_with_an_unknown_placeholder_is_a_spec_error(tmp_path):
+    path, line = spec_with_meta_prompt(tmp_path, "{scored_instructions} and {examples}")
+    message = load_error(path)
+    assert message.startswith(f"{path}:{line}: optimizer.meta_prompt: unknown placeholder {{examples}}")
+
+
+def test_meta_prompt_file_is_read_relative_to_the_spec_and_checked(tmp_path):
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "meta.txt").write_text(CUSTOM, encoding="utf-8")
+    path, _ = spec_with_meta_prompt(tmp_path, "prompts/meta.txt")
+    assert load_spec(path).optimizer.meta_prompt == CUSTOM
+    (tmp_path / "prompts" / "meta.txt").write_text("{scored_instructions} {nope}", encoding="utf-8")
+    path, line = spec_with_meta_prompt(tmp_path, "prompts/meta.txt")
+    assert load_error(path) == (
+        f"{path}:{line}: optimizer.meta_prompt: {tmp_path / 'prompts' / 'meta.txt'}: unknown placeholder {{nope}} "
+        "(known: {task_description}, {scored_instructions}, {exemplars}; write literal braces as {{ and }})"
+    )
+    path, line = spec_with_meta_prompt(tmp_path, "missing.txt")
+    assert load_error(path).startswith(f"{path}:{line}: optimizer.meta_prompt: {tmp_path / 'missing.txt'}: file not found")
+
+
+def test_validate_reports_a_bad_meta_prompt(tmp_path):
+    path, line = spec_with_meta_prompt(tmp_path, "Only {exemplars}")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:{line}: optimizer.meta_prompt: the template must contain {{scored_instructions}}" in result.output
+
+
+def test_the_optimizer_model_gets_the_custom_meta_prompt(tmp_path, toy_provider):
+    task = write_toy_task(tmp_path)
+    (tmp_path / "meta.txt").write_text(CUSTOM, encoding="utf-8")
+    path, _ = spec_with_meta_prompt(tmp_path, "meta.txt")
+    args = ["optimize", str(path), "--data", str(task.train), "-o", str(task.artifact), "--no-cache", "-q"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    sent = [call["messages"][0]["content"] for call in toy_provider.CALLS.recent]
+    asked = [text for text in sent if text.startswith("MY META PROMPT for Classify the sentiment of a review.")]
+    assert asked and all("text:\nClassify the sentiment of the review.\nscore:\n" in text for text in asked)
+    assert not any(text.startswith("Your task is to write an instruction") for text in sent)
