@@ -46,7 +46,7 @@ from opro_cli.trainer import split_data  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 # --quick: a few examples, one optimizer step with one proposal of at most 48 tokens (the embedded model's
 # 300-token proposals are the slow part), so both tasks run in well under a minute on 2 idle cores.
-QUICK = {"train": 8, "test": 4, "optimizer": {"validation_size": 2, "batch_size": 6, "candidates": 1}, "proposal_tokens": 48}
+QUICK = {"train": 8, "test": 4, "optimizer": {"budget": 24, "batch_size": 4, "shot_sets": 2, "candidates": 1}, "proposal_tokens": 48}
 TARGETS = {"gain_points": 30.0, "overhead_share": 0.05, "warm_speedup": 20.0, "help_s": 0.3}
 console = Console(stderr=True)
 _t0 = time.perf_counter()

@@ -82,6 +82,15 @@ class AnswerFormat:
             return f'Reply with a JSON object with {before}the field "answer"{after}.'
         return f"Answer with {what} and nothing else." if what else ""
 
+    def expected_text(self, expected: str) -> str:
+        """The expected answer as a parsed answer would read it: a number in the parser's form ("3.0" -> "3",
+        "2.50" -> "2.5"), so numbers compare by value, not by how the dataset happened to write them."""
+        if self.type in ("integer", "number"):
+            value = _to_number(expected.strip(), self.type)
+            if value is not None:
+                return str(value)
+        return expected
+
     def render(self, answer: str, fields: dict[str, str] | None = None) -> str:
         """A shot's answer, written exactly as the model must write its own."""
         if not self.json_mode:

@@ -37,9 +37,29 @@ class FormatRecord(BaseModel):
     seed_structured: bool | None = None
 
 
+class SeedComparison(BaseModel):
+    """The best prompt against the seed prompt on the examples both were scored on (paired)."""
+
+    examples: int
+    best_only: int  # examples only the best prompt got right
+    seed_only: int  # examples only the seed prompt got right
+    p_value: float  # one-sided sign test: the chance of such a lead if the best were no better
+
+
 class Scores(BaseModel):
+    """Validation scores; the best prompt's is over the whole pool (all but its own shots), with its 95 %
+    interval, and `best_vs_seed` counts the examples where exactly one of the two prompts was right."""
+
     seed_validation: float
     best_validation: float
+    seed_examples: int | None = None
+    best_examples: int | None = None
+    best_ci95: tuple[float, float] | None = None
+    best_vs_seed: SeedComparison | None = None
+    screened: int | None = None  # candidates scored on a minibatch
+    promoted: int | None = None  # of which scored on more examples
+    budget: int | None = None  # LM calls the search planned
+    spent: int | None = None  # LM calls the search made (cached answers included)
 
 
 class DataRecord(BaseModel):

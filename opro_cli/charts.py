@@ -14,7 +14,7 @@ from xml.sax.saxutils import quoteattr
 from .artifact import Artifact
 from .files import write_atomic
 from .progress import pct
-from .report import curve, history_rows, proposals_line
+from .report import confidence_lines, curve, history_rows, proposals_line
 
 WIDTH, HEIGHT = 720, 320
 LEFT, RIGHT, TOP, BOTTOM = 56, 20, 60, 44
@@ -111,6 +111,7 @@ def html_report(artifact: Artifact) -> str:
         ("optimizer model", artifact.models.get("optimizer_model", "")),
         ("validation score", f"{pct(artifact.scores.seed_validation)} (seed prompt) -> "
                              f"{pct(artifact.scores.best_validation)} (best prompt)"),
+        *(("confidence", line) for line in confidence_lines(artifact)),
         ("steps", f"{len(artifact.history)} ({artifact.run.stopped})"),
         ("proposals", proposals_line(artifact).removeprefix("new instructions: ")),
         ("LM calls", f"{int(usage.get('calls', 0))} sent, {int(usage.get('cached_calls', 0))} from cache"),

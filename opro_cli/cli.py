@@ -122,11 +122,14 @@ def init(
 @user_errors
 def optimize(
     spec: Path = typer.Argument(..., help="Task spec (YAML)."),
-    data: Path = typer.Option(..., "--data", "-d", help="Training examples (JSONL); a validation share is held out."),
+    data: Path = typer.Option(..., "--data", "-d", help="Training examples (JSONL): shots and validation pool."),
     output: Path = typer.Option(Path("best.json"), "--output", "-o", help="Where to write the artifact."),
-    val: Optional[Path] = typer.Option(None, "--val", help="Validation examples (JSONL) instead of a held-out share."),
+    val: Optional[Path] = typer.Option(None, "--val", help="Validation examples (JSONL): a pure hold-out, never a shot."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the spec's optimizer.seed."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Override the spec's optimizer.epochs."),
+    budget: Optional[str] = typer.Option(None, "--budget", help="Override optimizer.budget: LM calls, or light|medium|heavy."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check everything and print the plan: no LM call, nothing written."),
+    json_plan: bool = typer.Option(False, "--json", help="With --dry-run: the plan as one JSON object on stdout."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint next to --output."),
     max_calls: Optional[int] = typer.Option(None, "--max-calls", min=1, help="Stop cleanly after this many provider calls."),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Stop cleanly at this cost in USD."),
@@ -138,10 +141,15 @@ def optimize(
 ) -> None:
     """Optimise the spec's prompt on the training data and write the best prompt found to an artifact."""
     from .errors import ProviderError
+    from .jobs import OptimizeJob
     from .jobs import optimize as run_optimize
     from .progress import Display
 
-    options = _call_options(cache, cache_dir, concurrency, retries, max_calls=max_calls, max_cost=max_cost)
+    options = _call_options(cache and not dry_run, cache_dir, concurrency, retries, max_calls=max_calls, max_cost=max_cost)
+    if dry_run:
+        job = OptimizeJob(spec, data, output, val, resume, seed, epochs, options, budget=_budget(budget))
+        _print_plan(job.prepare(), json_plan)
+        return
     started = time.perf_counter()
     display = Display(out, _placeholder_usage(), f"optimising {spec.name}", quiet)
     prepared: list[Any] = []
@@ -149,16 +157,19 @@ def optimize(
     def on_start(trainer: Any) -> None:
         prepared.append(trainer)
         display.usage = trainer.lm.usage
+        if not quiet:  # --quiet keeps stderr for the one line a stop prints; the summary shows budget and spend
+            out.print(trainer.plan.describe(), highlight=False, soft_wrap=True)
 
     try:
         with display:
             artifact = run_optimize(spec, data, output, validation=val, resume=resume, seed=seed, epochs=epochs,
-                                    options=options, on_progress=display.update, on_start=on_start)
+                                    budget=_budget(budget), options=options, on_progress=display.update,
+                                    on_start=on_start)
     except (KeyboardInterrupt, ProviderError) as exc:
-        if not (prepared and prepared[0].state is not None):
-            raise
-        saved = f"best prompt so far written to {output}; continue with --resume"  # one line with the stop
-        raise (KeyboardInterrupt(saved) if isinstance(exc, KeyboardInterrupt) else type(exc)(f"{exc} ({saved})")) from None
+        if prepared and prepared[0].best_so_far() is not None:
+            saved = f"best prompt so far written to {output}; continue with --resume"  # one line with the stop
+            raise (KeyboardInterrupt(saved) if isinstance(exc, KeyboardInterrupt) else type(exc)(f"{exc} ({saved})")) from None
+        raise
     _optimize_summary(artifact, time.perf_counter() - started, output)
 
 
@@ -332,6 +343,41 @@ def report(
             err.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)
 
 
+def _budget(value: Optional[str]) -> int | str | None:
+    """--budget: a whole number of calls or a preset name."""
+    if value is None or value in ("light", "medium", "heavy"):
+        return value
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    from .errors import InputError
+
+    raise InputError(f"--budget {value!r}: expected a number of LM calls or light, medium or heavy")
+
+
+def _print_plan(trainer: Any, as_json: bool) -> None:
+    from rich.table import Table
+
+    plan, cost = trainer.plan, trainer.estimate()
+    if as_json:
+        out.print_json(json.dumps({**plan.as_dict(), **cost.as_dict(), "rungs": list(plan.rungs)}))
+        return
+    rungs = ", ".join(str(size) for size in plan.rungs[1:])
+    table = Table(title=f"opro optimize --dry-run: {trainer.spec.name}", show_header=False, title_justify="left")
+    table.add_row("validation pool", f"{plan.pool} examples" + (" (the --val file)" if plan.held_out else
+                  " (every labelled example; a prompt is never scored on its own shots)"))
+    table.add_row("budget", f"{plan.budget} LM calls (optimizer.budget: {trainer.spec.optimizer.budget})")
+    table.add_row("each step", f"screens {plan.candidates_per_step} candidates on {plan.minibatch} examples, "
+                  f"races the best on {rungs or 'no more'}")
+    table.add_row("steps", f"about {plan.steps}")
+    table.add_row("LM calls", f"{cost.calls} ({cost.evaluation_calls} scoring, up to {cost.proposal_calls} proposing)")
+    table.add_row("prompt tokens", f"about {cost.prompt_tokens:,}")
+    table.add_row("completion tokens", f"at most {cost.completion_tokens:,}")
+    price = "unknown (no price in litellm's map)" if cost.cost is None else f"about ${cost.cost:.4f}"
+    table.add_row("cost", "$0 (local model)" if trainer.spec.model.name.startswith("local/") and not cost.cost else price)
+    out.print(table)
+    out.print("dry run: no LM call made, nothing written.", highlight=False)
+
+
 def _stop_on_sigterm(signum: int, frame: Any) -> None:
     """Turn SIGTERM into SIGINT, which event_loop.run turns into a clean cancel of the run (as for Ctrl-C)."""
     signal.raise_signal(signal.SIGINT)
@@ -358,9 +404,19 @@ def _optimize_summary(artifact: Any, seconds: float, output: Path) -> None:
     table = Table(title=f"opro optimize: {artifact.task}", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("seed prompt (validation)", pct(artifact.scores.seed_validation))
-    table.add_row("best prompt (validation)", pct(artifact.scores.best_validation))
+    scores = artifact.scores
+    table.add_row("seed prompt (validation)", pct(scores.seed_validation) + _examples(scores.seed_examples))
+    best = pct(scores.best_validation) + _examples(scores.best_examples)
+    if scores.best_ci95 is not None:
+        best += f", 95% interval {pct(scores.best_ci95[0])} to {pct(scores.best_ci95[1])}"
+    table.add_row("best prompt (validation)", best)
+    if scores.best_vs_seed is not None:
+        versus = scores.best_vs_seed
+        table.add_row("best vs seed (paired)", f"+{versus.best_only} / -{versus.seed_only} examples, p = {versus.p_value:.2g}"
+                      if versus.best_only or versus.seed_only else "no difference (the seed prompt was kept)")
     table.add_row("steps", f"{len(artifact.history)} ({artifact.run.stopped})")
+    if scores.screened is not None:
+        table.add_row("candidates", f"{scores.screened} screened, {scores.promoted} raced further")
     usage_rows(table, Usage(**{k: type(getattr(Usage(), k))(v) for k, v in artifact.run.usage.items()}), seconds)
     table.add_row("artifact", str(output))
     out.print(table)
@@ -374,6 +430,10 @@ def _optimize_summary(artifact: Any, seconds: float, output: Path) -> None:
             "A stronger optimizer_model can improve the instructions too.",
             highlight=False,
         )
+
+
+def _examples(count: int | None) -> str:
+    return f" on {count} examples" if count else ""
 
 
 def _eval_summary(path: Path, result: Any, seconds: float, baseline: Any = None) -> None:

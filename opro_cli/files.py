@@ -31,12 +31,7 @@ def check_writable(path: str | Path, what: str) -> None:
 def write_atomic(path: str | Path, text: str) -> None:
     """Write to a temp file in the same directory, then rename it over the target. Any failure is one
     OutputError naming the file, and the old file (if any) is left as it was."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    _publish(path, text, os.replace)
+    _publish(Path(path), text, os.replace)
 
 
 def write_new(path: str | Path, text: str) -> None:
@@ -46,10 +41,11 @@ def write_new(path: str | Path, text: str) -> None:
 
 
 def _publish(path: Path, text: str, move: Callable[[str, Path], None]) -> None:
-    """Write a temp file next to `path`, fsync it, then `move` it into place. The file gets the usual
-    permissions (0666 minus the umask), not mkstemp's owner-only ones: artifacts are meant to be shared."""
+    """Create missing directories, write a temp file next to `path`, fsync it, then `move` it into place. The
+    file gets the usual permissions (0666 minus the umask), not mkstemp's owner-only ones: artifacts are shared."""
     tmp = None
     try:
+        path.absolute().parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.absolute().parent, prefix=f".{path.name}.", suffix=".tmp")
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

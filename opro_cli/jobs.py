@@ -13,15 +13,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import checkpoint, event_loop
-from .artifact import Artifact, DataRecord, FormatRecord, RunRecord, Scores, public_spec, save_artifact, versions
+from .artifact import (
+    Artifact,
+    DataRecord,
+    FormatRecord,
+    RunRecord,
+    Scores,
+    SeedComparison,
+    public_spec,
+    save_artifact,
+    versions,
+)
 from .lm.cache import ResponseCache, default_cache_dir
 from .data import Dataset, load_dataset
 from .errors import OutputError, ProviderError
 from .files import check_writable
 from .scoring import TaskRunner, mean_reward, resolve_format
 from .lm import LM, Budget, RetryPolicy, Usage
-from .optimizer import Prediction
+from .optimizer import OptimizerState, Prediction
 from .prompt import Prompt
+from .racing import paired
 from .spec import ModelConfig, TaskSpec, load_spec
 from .trainer import Progress, RunResult, Trainer, run_id, split_data
 
@@ -60,13 +71,15 @@ class OptimizeJob:
     seed: int | None = None
     epochs: int | None = None
     options: CallOptions = field(default_factory=CallOptions)
+    budget: int | str | None = None
 
     def prepare(self, on_progress: Callable[[Progress], None] = lambda p: None) -> Trainer:
         """Load and check everything before the first call, so bad input fails fast."""
         check_writable(self.output, "artifact")
         check_writable(checkpoint.checkpoint_path(self.output), "checkpoint")
         spec = load_spec(self.spec_path)
-        overrides = {k: v for k, v in {"seed": self.seed, "epochs": self.epochs}.items() if v is not None}
+        settings = {"seed": self.seed, "epochs": self.epochs, "budget": self.budget}
+        overrides = {k: v for k, v in settings.items() if v is not None}
         if overrides:
             spec = spec.model_copy(update={"optimizer": spec.optimizer.model_copy(update=overrides)})
         data = load_dataset(self.data_path, spec)
@@ -118,7 +131,7 @@ def build_artifact(trainer: Trainer, result: RunResult, data: Dataset, validatio
             structured=state.best.structured,
             seed_structured=trainer.modes[0],
         ),
-        scores=Scores(seed_validation=state.seed_score, best_validation=state.best.score),
+        scores=scores(state, trainer.plan.budget),
         history=state.history,
         spec=public_spec(spec),
         data=DataRecord(
@@ -138,6 +151,26 @@ def build_artifact(trainer: Trainer, result: RunResult, data: Dataset, validatio
             message=result.message,
             usage=trainer.lm.usage.as_dict(),
         ),
+    )
+
+
+def scores(state: OptimizerState, budget: int) -> Scores:
+    """How good the best prompt is and how sure we are: its interval, and its lead over the seed prompt."""
+    best, seed = state.best, state.seed
+    versus = paired(best.rewards, seed.rewards)
+    return Scores(
+        seed_validation=seed.score,
+        best_validation=best.score,
+        seed_examples=len(seed.rewards),
+        best_examples=len(best.rewards),
+        best_ci95=best.interval(),
+        best_vs_seed=SeedComparison(
+            examples=versus.examples, best_only=versus.wins, seed_only=versus.losses, p_value=versus.p_value
+        ),
+        screened=state.screened,
+        promoted=state.promoted,
+        budget=budget,
+        spent=state.spent,
     )
 
 
@@ -192,6 +225,7 @@ def optimize(
     resume: bool = False,
     seed: int | None = None,
     epochs: int | None = None,
+    budget: int | str | None = None,
     options: CallOptions | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     on_start: Callable[[Trainer], None] | None = None,
@@ -209,6 +243,7 @@ def optimize(
         seed=seed,
         epochs=epochs,
         options=options or CallOptions(),
+        budget=budget,
     )
     trainer = job.prepare(on_progress or (lambda progress: None))
     if on_start is not None:
@@ -216,9 +251,10 @@ def optimize(
     try:
         result = job.run(trainer)
     except (KeyboardInterrupt, ProviderError) as exc:
-        if trainer.state is not None:
+        best_so_far = trainer.best_so_far()
+        if best_so_far is not None:
             stopped = "interrupted" if isinstance(exc, KeyboardInterrupt) else "provider"
-            job.finish(trainer, RunResult(trainer.state, stopped, str(exc), trainer.started_at, _now()))
+            job.finish(trainer, RunResult(best_so_far, stopped, str(exc), trainer.started_at, _now()))
         raise
     return job.finish(trainer, result)
 

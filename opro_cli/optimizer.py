@@ -1,25 +1,26 @@
-"""The FewShotOPRO update, as pure functions of (state, scored batch): no LM, no I/O, seeded randomness.
+"""The FewShotOPRO search state and its updates, as pure functions: no LM, no I/O, seeded randomness.
 
-One step, after the current prompt has run on a training batch:
-1. `observe_batch`: each prediction keeps its own reward; the `k_best` best predictions are kept, and `k` shots
-   are drawn at random among the correct ones (filled with labelled batch examples when too few are correct,
-   so a prompt that gets nothing right can still learn the format from shots).
-2. the optimizer LM is asked for new instructions (`meta_prompt.py`: the scored instructions in ascending order,
-   best last, and a few (input, expected) pairs; the reply is read between <INS> tags).
-3. `candidate_prompts`: parsed proposals (deduplicated, length-capped) and the best instructions, each with the
-   new shots, become the candidates to score on validation data.
-4. `record_scores`: candidates join the `k_best` best scored ones; the best scored prompt is kept and becomes
-   the current prompt. An unscored proposal never wins.
+Every prompt the search looks at is an `Entry` with its own per-example rewards on the validation pool (an
+example a prompt has as a shot is never one it is scored on). One step, after the incumbent (the best prompt
+so far) has answered the step's minibatch:
+1. `observe`: each prediction keeps its own reward; the `k_best` best are kept as the shot pool.
+2. `draw_shot_sets`: several shot sets, from correct predictions first, spread over the answers.
+3. `add_entries`: the incumbent's instructions with each new shot set, in every output mode, and each new
+   instruction from the optimizer model with the incumbent's shots, become the step's candidates.
+4. The trainer races them (`racing.py`) and `accept`s a winner; `record_step` writes the history.
+The final choice is the incumbent, whose score is re-measured on the whole pool before it is written.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .prompt import Prompt, Shot
-from .spec import OptimizerSpec
+from .racing import ALPHA, paired, wilson_interval
 
 class Prediction(BaseModel):
     """One example run through a prompt: what came back, what it was read as, and its own reward."""
@@ -35,8 +36,29 @@ class Prediction(BaseModel):
     error: str | None = None
 
 
+class Entry(BaseModel):
+    """A prompt in the search, with its reward on every validation example it was scored on (by index)."""
+
+    prompt: Prompt
+    structured: bool = False
+    step: int
+    origin: str  # seed | shots | instructions | mode
+    rewards: dict[int, float] = Field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return entry_id(self.prompt, self.structured)
+
+    @property
+    def score(self) -> float:
+        return sum(self.rewards.values()) / len(self.rewards) if self.rewards else 0.0
+
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(sum(self.rewards.values()), len(self.rewards))
+
+
 class Candidate(BaseModel):
-    """A prompt with its validation score; `structured` says whether the answer was asked for by schema."""
+    """A scored prompt as the history and `opro report` show it: score over `examples` validation examples."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -44,6 +66,9 @@ class Candidate(BaseModel):
     score: float
     step: int
     structured: bool = False
+    examples: int = 0
+    promoted: bool = False  # scored beyond the screening minibatch
+    accepted: bool = False  # replaced the best prompt
 
     def key(self) -> tuple[object, ...]:
         return (*self.prompt.key(), self.structured)
@@ -54,38 +79,56 @@ class StepRecord(BaseModel):
 
     step: int
     epoch: int
-    batch_reward: float
+    batch_reward: float  # the incumbent on the step's minibatch
     parse_failures: int
     shots_from_predictions: int
     proposals: int
     proposals_kept: int
     candidates: list[Candidate]
     best_score: float
+    screened: int = 0
+    promoted: int = 0
 
 
 class OptimizerState(BaseModel):
-    """Everything the next step needs; checkpointed after each step, so it stays small (lists are trimmed)."""
+    """Everything the next step needs; checkpointed after each step (at most `k_best` predictions kept)."""
 
     step: int = 0
-    best: Candidate  # also the prompt the next batch runs with
-    seed_score: float
+    entries: dict[str, Entry]
+    seed_id: str
+    best_id: str
+    chain: list[str] = Field(default_factory=list)  # the incumbents in the order they won, seed first
     predictions: list[Prediction] = Field(default_factory=list)
-    candidates: list[Candidate] = Field(default_factory=list)
     seen_instructions: list[str] = Field(default_factory=list)
+    spent: int = 0  # evaluations and proposal calls made by the search (cached or not): what the budget counts
+    screened: int = 0
+    promoted: int = 0
+    stalled: int = 0  # steps in a row that found no new candidate
     history: list[StepRecord] = Field(default_factory=list)
 
+    @property
+    def best(self) -> Entry:
+        return self.entries[self.best_id]
 
-def initial_state(seeds: list[Candidate]) -> OptimizerState:
-    """Start from the seed prompt, scored in one or more output modes; the first is the reported seed score."""
-    best = seeds[0]
-    for seed in seeds[1:]:
-        if seed.score > best.score:
-            best = seed
+    @property
+    def seed(self) -> Entry:
+        return self.entries[self.seed_id]
+
+
+def entry_id(prompt: Prompt, structured: bool) -> str:
+    key = json.dumps([*prompt.key(), structured], sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def initial_state(seed_prompt: Prompt, structured: bool) -> OptimizerState:
+    """The spec's prompt, in the answer mode the format resolved to, is the first incumbent."""
+    seed = Entry(prompt=seed_prompt, structured=structured, step=0, origin="seed")
     return OptimizerState(
-        best=best,
-        seed_score=seeds[0].score,
-        candidates=list(seeds),
-        seen_instructions=[_norm(seeds[0].prompt.instructions)],
+        entries={seed.id: seed},
+        seed_id=seed.id,
+        best_id=seed.id,
+        chain=[seed.id],
+        seen_instructions=[_norm(seed_prompt.instructions)],
     )
 
 
@@ -94,53 +137,153 @@ def step_rng(seed: int, step: int) -> random.Random:
     return random.Random(f"{seed}:step:{step}")
 
 
-def observe_batch(
+def with_rewards(state: OptimizerState, entry: str, rewards: dict[int, float]) -> OptimizerState:
+    """Record new per-example rewards of one entry; each new one is one evaluation spent."""
+    old = state.entries[entry]
+    fresh = {i: r for i, r in rewards.items() if i not in old.rewards}
+    updated = old.model_copy(update={"rewards": {**old.rewards, **fresh}})
+    return state.model_copy(update={"entries": {**state.entries, entry: updated}, "spent": state.spent + len(fresh)})
+
+
+def observe(state: OptimizerState, batch: list[Prediction], k_best: int) -> OptimizerState:
+    """Keep the `k_best` best predictions, the pool shots are drawn from."""
+    return state.model_copy(update={"predictions": _best_predictions(state.predictions, batch, k_best)})
+
+
+def draw_shot_sets(
     state: OptimizerState,
-    batch: list[Prediction],
-    settings: OptimizerSpec,
+    spares: list[Prediction],
+    count: int,
+    k: int,
     rng: random.Random,
-) -> tuple[OptimizerState, tuple[Shot, ...], int]:
-    """Keep the best predictions and draw the next shots; returns (state, shots, shots taken from predictions)."""
-    pool = _best_predictions(state.predictions, batch, settings.k_best)
-    drawn = _draw_balanced([p for p in pool if p.reward >= 1.0], settings.k, rng)
-    shots = [Shot(inputs=p.inputs, answer=p.expected, fields=p.fields) for p in drawn]
-    taken = {tuple(sorted(s.inputs.items())) for s in shots}
-    spares = [p for p in batch if tuple(sorted(p.inputs.items())) not in taken]
-    shots += [Shot(inputs=p.inputs, answer=p.expected) for p in _draw_balanced(spares, settings.k - len(shots), rng)]
-    rng.shuffle(shots)
-    return state.model_copy(update={"predictions": pool}), tuple(shots), len(drawn)
+) -> tuple[list[tuple[Shot, ...]], int]:
+    """`count` shot sets of `k`. Every other set, once the incumbent has shots, is the incumbent's with one shot
+    swapped for another of the same answer: a small change whose answers mostly agree with the incumbent's, so a
+    paired test can tell a small gain apart from noise. The others are fresh draws, each spread over the distinct
+    answers (shots that all say "world" teach a small model to say "world"); for each answer a correct prediction
+    comes first (it carries the model's own extra fields, e.g. its reasoning), else a labelled example from
+    `spares`, so a prompt that gets nothing right can still learn the format. Returns the sets and how many shots
+    came from correct predictions. `spares` must already exclude the examples candidates are screened on."""
+    if k == 0 or count == 0:
+        return [], 0
+    allowed = {_inputs_key(p.inputs) for p in spares}
+    correct = [p for p in state.predictions if p.reward >= 1.0 and _inputs_key(p.inputs) in allowed]
+    proven = {_inputs_key(p.inputs) for p in correct}
+    pool = [*correct, *(p for p in spares if _inputs_key(p.inputs) not in proven)]
+    base = state.best.prompt.shots
+    sets, from_predictions = [], 0
+    for i in range(count):
+        if i % 2 and len(base) == k:
+            shots = _swap_one(base, pool, rng)
+        else:
+            shots = tuple(Shot(inputs=p.inputs, answer=p.expected, fields=p.fields)
+                          for p in _draw_balanced(pool, k, rng, preferred=proven))
+        sets.append(shots)
+        from_predictions += sum(1 for shot in shots if _inputs_key(shot.inputs) in proven)
+    return sets, from_predictions
 
 
-def _draw_balanced(predictions: list[Prediction], k: int, rng: random.Random) -> list[Prediction]:
-    """k at random, spread over the distinct expected answers: shots that all say "positive" teach a small
-    model to say "positive" to everything. With free-text answers (all distinct) this is a plain sample."""
-    groups: dict[str, list[Prediction]] = {}
-    for p in predictions:
-        groups.setdefault(p.expected, []).append(p)
-    for members in groups.values():
-        rng.shuffle(members)
-    order = sorted(groups)
-    rng.shuffle(order)
-    drawn: list[Prediction] = []
-    while len(drawn) < k and any(groups.values()):
-        for answer in order:
-            if groups[answer] and len(drawn) < k:
-                drawn.append(groups[answer].pop())
-    return drawn
+def _swap_one(base: tuple[Shot, ...], pool: list[Prediction], rng: random.Random) -> tuple[Shot, ...]:
+    """The shots with one of them replaced by an example of the same answer (any answer when none is left)."""
+    position = rng.randrange(len(base))
+    used = {_inputs_key(shot.inputs) for shot in base}
+    fresh = [p for p in pool if _inputs_key(p.inputs) not in used]
+    same = [p for p in fresh if p.expected == base[position].answer]
+    if not (same or fresh):
+        return base
+    new = rng.choice(same or fresh)
+    return (*base[:position], Shot(inputs=new.inputs, answer=new.expected, fields=new.fields), *base[position + 1 :])
 
 
-def _best_predictions(kept: list[Prediction], batch: list[Prediction], k_best: int) -> list[Prediction]:
-    """Highest reward first; among equals the answers take turns (so every label keeps examples) and the
-    newest come first (so the pool keeps moving); one entry per input."""
-    merged: dict[tuple[tuple[str, str], ...], Prediction] = {}
-    for p in [*batch, *kept]:
-        merged.setdefault(tuple(sorted(p.inputs.items())), p)
-    turns: dict[tuple[float, str], int] = {}
-    ranked = []
-    for p in sorted(merged.values(), key=lambda p: -p.reward):
-        turn = turns[(p.reward, p.expected)] = turns.get((p.reward, p.expected), -1) + 1
-        ranked.append((-p.reward, turn, len(ranked), p))
-    return [p for *_, p in sorted(ranked, key=lambda r: r[:3])][:k_best]
+def add_entries(
+    state: OptimizerState,
+    shot_sets: list[tuple[Shot, ...]],
+    proposals: list[str | None],
+    modes: tuple[bool, ...],
+) -> tuple[OptimizerState, list[str]]:
+    """The step's candidates, new ones only: the incumbent's instructions with each shot set in every output
+    mode, the seed prompt in the modes not tried yet, and each unseen proposal with the incumbent's shots."""
+    step = state.step + 1
+    best = state.best
+    fresh: list[Entry] = []
+    for mode in modes:
+        if mode != state.seed.structured:
+            fresh.append(Entry(prompt=state.seed.prompt, structured=mode, step=step, origin="mode"))
+    for shots in shot_sets:
+        for mode in modes:
+            fresh.append(Entry(prompt=Prompt(instructions=best.prompt.instructions, shots=shots), structured=mode,
+                               step=step, origin="shots"))
+    seen = list(state.seen_instructions)
+    for proposal in proposals:
+        if proposal is None or _norm(proposal) in seen:
+            continue
+        seen.append(_norm(proposal))
+        fresh.append(Entry(prompt=Prompt(instructions=proposal, shots=best.prompt.shots), structured=best.structured,
+                           step=step, origin="instructions"))
+    entries, ids = dict(state.entries), []
+    for entry in fresh:
+        if entry.id not in entries:
+            entries[entry.id] = entry
+            ids.append(entry.id)
+    stalled = 0 if ids else state.stalled + 1
+    return state.model_copy(update={"entries": entries, "seen_instructions": seen, "stalled": stalled}), ids
+
+
+def accept(state: OptimizerState, winner: str) -> OptimizerState:
+    """The winner of a race becomes the incumbent: the prompt the next steps build on."""
+    return state.model_copy(update={"best_id": winner, "chain": [*state.chain, winner]})
+
+
+def final_choice(state: OptimizerState) -> OptimizerState:
+    """The guard on the result: the latest incumbent that beats the seed prompt in the paired test at ALPHA
+    on the examples both were scored on, else the seed prompt. Incumbents after the first may have won at a
+    looser level against each other; none is returned unless it is better than where the user started."""
+    seed = state.seed.rewards
+    for entry in reversed(state.chain[1:]):
+        if paired(state.entries[entry].rewards, seed).significant(ALPHA):
+            return state.model_copy(update={"best_id": entry})
+    return state.model_copy(update={"best_id": state.seed_id})
+
+
+def record_step(
+    state: OptimizerState,
+    *,
+    epoch: int,
+    batch: list[Prediction],
+    candidates: list[str],
+    promoted: list[str],
+    accepted: str | None,
+    shots_from_predictions: int,
+    proposals: list[str | None],
+) -> OptimizerState:
+    """Close a step: its history record, and the counters `opro report` and the summary show."""
+    shown = [
+        Candidate(prompt=e.prompt, score=e.score, step=e.step, structured=e.structured, examples=len(e.rewards),
+                  promoted=cid in promoted, accepted=cid == accepted)
+        for cid in candidates
+        for e in [state.entries[cid]]
+    ]
+    record = StepRecord(
+        step=state.step + 1,
+        epoch=epoch,
+        batch_reward=sum(p.reward for p in batch) / len(batch) if batch else 0.0,
+        parse_failures=sum(1 for p in batch if p.answer is None),
+        shots_from_predictions=shots_from_predictions,
+        proposals=len(proposals),
+        proposals_kept=sum(1 for p in proposals if p is not None),
+        candidates=shown,
+        best_score=state.best.score,
+        screened=len(candidates),
+        promoted=len(promoted),
+    )
+    return state.model_copy(
+        update={
+            "step": state.step + 1,
+            "history": [*state.history, record],
+            "screened": state.screened + len(candidates),
+            "promoted": state.promoted + len(promoted),
+        }
+    )
 
 
 def proposals_exhausted(history: list[StepRecord], patience: int) -> bool:
@@ -150,62 +293,49 @@ def proposals_exhausted(history: list[StepRecord], patience: int) -> bool:
     return bool(patience) and len(asked) >= patience and not any(record.proposals_kept for record in asked)
 
 
-def candidate_prompts(
-    state: OptimizerState,
-    proposals: list[str | None],
-    shots: tuple[Shot, ...],
-    modes: tuple[bool, ...] = (),
-) -> tuple[OptimizerState, list[tuple[Prompt, bool]]]:
-    """(prompt, structured) pairs to score: the best instructions with the new shots in every output mode
-    still open, then each new, unseen proposal with the same shots in the best prompt's mode."""
-    seen = list(state.seen_instructions)
-    best = state.best
-    pairs = [(Prompt(instructions=best.prompt.instructions, shots=shots), mode) for mode in modes or (best.structured,)]
-    for proposal in proposals:
-        if proposal is None or _norm(proposal) in seen:
-            continue
-        seen.append(_norm(proposal))
-        pairs.append((Prompt(instructions=proposal, shots=shots), best.structured))
-    scored = {c.key() for c in state.candidates} | {best.key()}
-    fresh = [(p, mode) for p, mode in pairs if (*p.key(), mode) not in scored]
-    return state.model_copy(update={"seen_instructions": seen}), fresh
+def _draw_balanced(
+    predictions: list[Prediction],
+    k: int,
+    rng: random.Random,
+    preferred: set[tuple[tuple[str, str], ...]] = frozenset(),  # type: ignore[assignment]
+) -> list[Prediction]:
+    """k at random, the distinct expected answers taking turns (answers with a `preferred` example first, and
+    within an answer the preferred examples first). With free-text answers (all distinct) this is a plain sample
+    that prefers the preferred."""
+    groups: dict[str, list[Prediction]] = {}
+    for p in predictions:
+        groups.setdefault(p.expected, []).append(p)
+    for members in groups.values():
+        rng.shuffle(members)
+        members.sort(key=lambda p: _inputs_key(p.inputs) in preferred)  # preferred last: popped first
+    order = sorted(groups)
+    rng.shuffle(order)
+    order.sort(key=lambda answer: not any(_inputs_key(p.inputs) in preferred for p in groups[answer]))
+    drawn: list[Prediction] = []
+    while len(drawn) < k and any(groups.values()):
+        for answer in order:
+            if groups[answer] and len(drawn) < k:
+                drawn.append(groups[answer].pop())
+    rng.shuffle(drawn)
+    return drawn
 
 
-def record_scores(
-    state: OptimizerState,
-    scored: list[Candidate],
-    *,
-    epoch: int,
-    batch: list[Prediction],
-    shots_from_predictions: int,
-    proposals: list[str | None],
-    k_best: int,
-) -> OptimizerState:
-    """Keep the `k_best` best candidates; a newcomer must beat the best strictly to replace it."""
-    best = state.best
-    for candidate in scored:
-        if candidate.score > best.score:
-            best = candidate
-    pool = sorted([*state.candidates, *scored], key=lambda c: (-c.score, c.step))[:k_best]
-    record = StepRecord(
-        step=state.step + 1,
-        epoch=epoch,
-        batch_reward=sum(p.reward for p in batch) / len(batch) if batch else 0.0,
-        parse_failures=sum(1 for p in batch if p.answer is None),
-        shots_from_predictions=shots_from_predictions,
-        proposals=len(proposals),
-        proposals_kept=sum(1 for p in proposals if p is not None),
-        candidates=scored,
-        best_score=best.score,
-    )
-    return state.model_copy(
-        update={
-            "step": state.step + 1,
-            "best": best,
-            "candidates": pool,
-            "history": [*state.history, record],
-        }
-    )
+def _best_predictions(kept: list[Prediction], batch: list[Prediction], k_best: int) -> list[Prediction]:
+    """Highest reward first; among equals the answers take turns (so every label keeps examples) and the
+    newest come first (so the pool keeps moving); one entry per input."""
+    merged: dict[tuple[tuple[str, str], ...], Prediction] = {}
+    for p in [*batch, *kept]:
+        merged.setdefault(_inputs_key(p.inputs), p)
+    turns: dict[tuple[float, str], int] = {}
+    ranked = []
+    for p in sorted(merged.values(), key=lambda p: -p.reward):
+        turn = turns[(p.reward, p.expected)] = turns.get((p.reward, p.expected), -1) + 1
+        ranked.append((-p.reward, turn, len(ranked), p))
+    return [p for *_, p in sorted(ranked, key=lambda r: r[:3])][:k_best]
+
+
+def _inputs_key(inputs: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(inputs.items()))
 
 
 def _norm(instructions: str) -> str:

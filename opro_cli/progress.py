@@ -73,7 +73,7 @@ class Display:
         grid.add_column()
         grid.add_row(self.title, p.phase if p else "starting")
         if p is not None and p.total_steps:
-            grid.add_row("steps done", f"{p.step}/{p.total_steps}  (epoch {p.epoch + 1})")
+            grid.add_row("steps done", f"{p.step} of about {p.total_steps}  ({p.spent + p.done}/{p.budget} planned calls)")
             grid.add_row("batch reward", pct(p.batch_reward))
             grid.add_row("best validation", f"{pct(p.best_score)}  (seed prompt {pct(p.seed_score)})")
         grid.add_row("LM calls", f"{u.calls} sent, {u.cached_calls} cached, {u.retries} retried")
@@ -85,12 +85,13 @@ class Display:
         return Group(*parts)
 
     def _remaining(self, elapsed: float) -> str:
-        """Time left at the pace so far: per step for an optimisation, per answer for an evaluation."""
+        """Time left at the pace so far: per planned call for an optimisation (its budget), per answer for an
+        evaluation."""
         p = self.progress
         if p is None:
             return ""
-        if p.total_steps:
-            done, total = p.step, p.total_steps
+        if p.budget:
+            done, total = p.spent + p.done, p.budget
         else:
             done, total = p.done, p.total
         if not done or done > total:

@@ -82,6 +82,29 @@ def proposals_line(artifact: Artifact) -> str:
     return f"new instructions: {kept} of {asked} proposals usable"
 
 
+def confidence_lines(artifact: Artifact) -> list[str]:
+    """How sure the result is: the best prompt's score with its 95 % interval over the whole validation pool,
+    its paired lead over the seed prompt, and how much of the search reached past the screening minibatch.
+    Empty for artifacts written before these were recorded."""
+    scores = artifact.scores
+    lines = []
+    if scores.best_ci95 is not None and scores.best_examples:
+        low, high = scores.best_ci95
+        lines.append(f"best prompt: {pct(scores.best_validation)} on {scores.best_examples} validation examples "
+                     f"(95% interval {pct(low)} to {pct(high)})")
+    if scores.best_vs_seed is not None and scores.best_vs_seed.examples:
+        versus = scores.best_vs_seed
+        if versus.best_only or versus.seed_only:
+            lines.append(f"against the seed prompt on the same {versus.examples} examples: {versus.best_only} right only "
+                         f"with the best prompt, {versus.seed_only} only with the seed (sign test p = {versus.p_value:.2g})")
+        else:
+            lines.append("the best prompt is the seed prompt: no candidate beat it in a paired test")
+    if scores.screened is not None:
+        lines.append(f"{scores.screened} candidates screened, {scores.promoted} raced on more examples; "
+                     f"{scores.spent} of {scores.budget} planned LM calls")
+    return lines
+
+
 def sparkline(values: list[float], max_chars: int = 60) -> str:
     """Scores as block characters on a fixed 0-1 scale, so 100% always looks full; long series are squeezed
     into `max_chars` by taking the highest value of each stretch."""
@@ -128,6 +151,8 @@ def terminal_report(artifact: Artifact, width: int = 60, console_width: int = 80
         # One column to the right: batch rewards start at step 1, the best-so-far line at step 0.
         lines.append(f"\nbatch reward   {sparkline(rewards, room)}  (training batches, steps 1-{len(rewards)})")
     lines.append(f"\n{proposals_line(artifact)}")
+    for line in confidence_lines(artifact):
+        lines.append(f"\n{line}")
     lines.append(f"\n{len(artifact.history)} steps, stopped: {artifact.run.stopped}; seed = the spec's seed prompt, "
                  "* = new best")
     return Group(table, Text(""), lines)

@@ -94,7 +94,7 @@ class TaskRunner:
             raw=completion.text,
             answer=parsed.answer,
             fields=parsed.fields,
-            reward=self.scorer(parsed.answer, example.expected),
+            reward=self.scorer(parsed.answer, fmt.expected_text(example.expected)),
             error=parsed.error,
         )
 

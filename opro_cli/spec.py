@@ -150,14 +150,18 @@ Reward = Annotated[ExactMatchReward | RegexReward, Field(discriminator="type")]
 
 class OptimizerSpec(StrictModel):
     k: int = Field(default=3, ge=0, description="few-shot examples in the prompt")
-    k_best: int = Field(default=10, ge=1, description="best predictions / instruction candidates kept")
-    epochs: int = Field(default=1, ge=1)
-    batch_size: int = Field(default=8, ge=1)
-    candidates: int = Field(default=4, ge=0, description="new instructions proposed per step")
-    validation_size: float = Field(
-        default=0.3, gt=0, description="held-out share of the training file (< 1) or number of examples (>= 1)"
+    k_best: int = Field(default=10, ge=1, description="best predictions kept to draw shots from")
+    budget: int | Literal["light", "medium", "heavy"] = Field(
+        default="medium", description="LM calls the search may make, or a preset scaled to the validation pool"
     )
-    max_validation: int = Field(default=50, ge=1, description="cap on the fixed validation subset")
+    epochs: int | None = Field(default=None, ge=1, description="passes over the validation pool at most")
+    batch_size: int = Field(default=8, ge=1, description="examples each new candidate is screened on")
+    shot_sets: int = Field(default=4, ge=0, description="new few-shot sets tried per step")
+    candidates: int = Field(default=4, ge=0, description="new instructions proposed per step")
+    validation_size: float | Literal["all"] = Field(
+        default="all", description="the validation pool: all training examples, a share (< 1) or a count (>= 1)"
+    )
+    max_validation: int = Field(default=100, ge=1, description="cap on the validation pool")
     seed: int = 0
     concurrency: int = Field(default=4, ge=1)
     proposal_temperature: float = Field(default=1.0, ge=0, le=2)
@@ -181,6 +185,20 @@ class OptimizerSpec(StrictModel):
         if problem:
             raise ValueError(problem)
         return template
+
+    @field_validator("budget")
+    @classmethod
+    def _budget_pays_for_something(cls, budget: int | str) -> int | str:
+        if isinstance(budget, int) and budget < 1:
+            raise ValueError("must be a number of LM calls >= 1, or light, medium or heavy")
+        return budget
+
+    @field_validator("validation_size")
+    @classmethod
+    def _positive_size(cls, size: float | str) -> float | str:
+        if not isinstance(size, str) and size <= 0:
+            raise ValueError("must be 'all', a share (< 1) or a number of examples (>= 1)")
+        return size
 
 
 class TaskSpec(StrictModel):

@@ -1,6 +1,10 @@
-"""The optimisation loop: split data, score the seed prompt, then one FewShotOPRO step per training batch,
-with candidates scored on a fixed validation subset, a checkpoint after every step and a clean stop on
-budget, Ctrl-C or a provider outage (the best prompt so far is always kept)."""
+"""The optimisation loop: FewShotOPRO steps with racing, within a planned budget of LM calls, a checkpoint
+after every step and a clean stop on budget, Ctrl-C or a provider outage (the best prompt so far is kept).
+
+Each step screens many candidates on a small minibatch and spends the larger evaluations only on the
+promising ones (successive halving, `racing.py`); a challenger replaces the incumbent only when it wins a
+paired test on the same examples. The final choice is re-scored on the whole validation pool.
+"""
 
 from __future__ import annotations
 
@@ -16,21 +20,26 @@ from . import checkpoint
 from .answers import AnswerFormat
 from .data import Dataset, Example
 from .errors import BudgetExhausted, InputError
-from .scoring import TaskRunner, gather_all, mean_reward, output_modes
+from .scoring import TaskRunner, gather_all, output_modes
 from .lm import LM
 from .meta_prompt import meta_prompt, parse_proposal
 from .optimizer import (
-    Candidate,
     OptimizerState,
     Prediction,
-    candidate_prompts,
+    accept,
+    add_entries,
+    draw_shot_sets,
+    final_choice,
     initial_state,
-    observe_batch,
+    observe,
     proposals_exhausted,
-    record_scores,
+    record_step,
     step_rng,
+    with_rewards,
 )
-from .prompt import Prompt
+from .plan import Estimate, Plan, estimate, make_plan
+from .prompt import Prompt, Shot, render_messages
+from .racing import acceptance_level, leaders, paired, rung_sizes, survivors
 from .spec import TaskSpec
 
 DEFAULT_PROPOSAL_TOKENS = 300
@@ -38,22 +47,27 @@ DEFAULT_PROPOSAL_TOKENS = 300
 
 @dataclass
 class Split:
+    """`validation`: the pool prompts are scored on (never on their own shots). `train`: the labelled examples
+    shots are drawn from. Without a validation file both come from the training file, so every labelled example
+    sharpens the scores; with one (`held_out`), it stays a pure hold-out that never provides a shot."""
+
     train: list[Example]
     validation: list[Example]
+    held_out: bool = False
 
 
 def split_data(spec: TaskSpec, data: Dataset, validation: Dataset | None = None) -> Split:
-    """A seeded, fixed validation subset held out of the training file (or the file the user gives)."""
+    """The validation pool in a seeded order (capped at `max_validation`), and the shot source."""
+    settings = spec.optimizer
     if validation is not None:
-        return Split(list(data.examples), list(validation.examples)[: spec.optimizer.max_validation])
+        return Split(list(data.examples), list(validation.examples)[: settings.max_validation], held_out=True)
+    if len(data.examples) < 2:
+        raise InputError(f"{data.path}: needs at least 2 examples")
     examples = list(data.examples)
-    random.Random(f"{spec.optimizer.seed}:split").shuffle(examples)
-    size = spec.optimizer.validation_size
-    wanted = round(len(examples) * size) if size < 1 else int(size)
-    count = max(1, min(wanted, spec.optimizer.max_validation, len(examples) - 1))
-    if len(examples) < 2:
-        raise InputError(f"{data.path}: needs at least 2 examples (training and validation)")
-    return Split(examples[count:], examples[:count])
+    random.Random(f"{settings.seed}:split").shuffle(examples)
+    size = settings.validation_size
+    wanted = len(examples) if size == "all" else round(len(examples) * size) if size < 1 else int(size)
+    return Split(examples, examples[: max(1, min(wanted, settings.max_validation, len(examples)))])
 
 
 @dataclass
@@ -69,6 +83,8 @@ class Progress:
     batch_reward: float | None = None
     done: int = 0
     total: int = 0
+    spent: int = 0
+    budget: int = 0
 
 
 @dataclass
@@ -88,8 +104,12 @@ class Trainer:
     run_id: str
     checkpoint_file: Path | None = None
     on_progress: Callable[[Progress], None] = lambda progress: None
-    state: OptimizerState | None = None
+    state: OptimizerState | None = None  # as of the last whole step: what checkpoints hold
+    live: OptimizerState | None = None  # as of the last answer: what a stop in the middle of a step writes
     started_at: str = field(default_factory=lambda: _now())
+
+    def __post_init__(self) -> None:
+        self.plan: Plan = make_plan(self.spec, self.split, len(self.modes))
 
     @property
     def lm(self) -> LM:
@@ -101,26 +121,44 @@ class Trainer:
 
     @property
     def total_steps(self) -> int:
-        batches = -(-len(self.split.train) // self.spec.optimizer.batch_size)
-        return batches * self.spec.optimizer.epochs
+        return max(self.plan.steps, self.state.step if self.state else 0)
 
     async def run(self, resume: bool = False) -> RunResult:
-        """Optimise until done; budget exhaustion stops cleanly. Other errors propagate after the checkpoint."""
+        """Optimise until the budget is spent; `--max-calls`/`--max-cost` stop cleanly. Other errors propagate
+        after the checkpoint."""
         try:
-            await self._start(resume)
+            self._start(resume)
             await self._train()
+            await self._finish()
         except BudgetExhausted as exc:
-            if self.state is None:  # nothing scored, nothing to write: not a success
+            live = self.best_so_far()
+            if live is None:  # nothing scored: not a success
                 raise InputError(
-                    f"{exc} before the seed prompt was scored (that takes {len(self.split.validation)} calls); "
-                    "nothing written"
+                    f"{exc} before the seed prompt was scored on its first {self.plan.minibatch} examples; nothing written"
                 ) from None
-            self.save_checkpoint()  # the usage of the unfinished step counts too
-            return RunResult(self.state, "budget", str(exc), self.started_at, _now())
+            self.save_checkpoint()  # the last whole step, with the usage of the unfinished one
+            return RunResult(live, "budget", str(exc), self.started_at, _now())
         assert self.state is not None
         return RunResult(self.state, "completed", "", self.started_at, _now())
 
-    async def _start(self, resume: bool) -> None:
+    def estimate(self) -> Estimate:
+        """Calls and tokens the run will take, from typical prompts (the seed instructions with `k` training
+        examples as shots, and the meta-prompt): nothing is called, nothing written."""
+        settings, train = self.spec.optimizer, self.split.train
+        shots = tuple(Shot(inputs=e.inputs, answer=e.expected) for e in train[: settings.k])
+        typical = Prompt(instructions=self.spec.prompt.instructions, shots=shots)
+        call = render_messages(typical, train[-1].inputs, self.spec.prompt.input, self.runner.fmt)
+        seed = initial_state(typical, self.modes[0]).seed
+        exemplars = [_labelled(e) for e in train[: settings.meta_examples]]
+        proposal = meta_prompt([seed], self.spec.description, self.spec.prompt.input, exemplars, settings.meta_prompt)
+        return estimate(self.plan, self.spec, call, proposal, DEFAULT_PROPOSAL_TOKENS)
+
+    def best_so_far(self) -> OptimizerState | None:
+        """The state to write when a run stops early: as of the last answer, None if nothing was scored yet."""
+        state = self.live or self.state
+        return state if state is not None and state.seed.rewards else None
+
+    def _start(self, resume: bool) -> None:
         saved = checkpoint.load(self.checkpoint_file, self.run_id) if resume and self.checkpoint_file else None
         if saved is not None:
             self.state = saved.state
@@ -128,66 +166,183 @@ class Trainer:
             for name, value in saved.usage.items():
                 setattr(self.lm.usage, name, type(getattr(self.lm.usage, name))(value))
             return
-        seed_prompt = Prompt(instructions=self.spec.prompt.instructions)
-        seeds = []
-        for mode in self.modes:
-            self._report("scoring the seed prompt", total=len(self.split.validation))
-            score = await self._validate(seed_prompt, mode)
-            seeds.append(Candidate(prompt=seed_prompt, score=score, step=0, structured=mode))
-        self.state = initial_state(seeds)
-        self.save_checkpoint()
+        self.state = initial_state(Prompt(instructions=self.spec.prompt.instructions), self.modes[0])
 
     async def _train(self) -> None:
-        settings = self.spec.optimizer
-        step = 0
-        for epoch in range(settings.epochs):
-            order = list(self.split.train)
-            random.Random(f"{settings.seed}:epoch:{epoch}").shuffle(order)
-            for start in range(0, len(order), settings.batch_size):
-                step += 1
-                assert self.state is not None
-                if step <= self.state.step:
-                    continue  # done before the checkpoint we resumed from
-                await self._step(epoch, order[start : start + settings.batch_size])
-                self.save_checkpoint()
-
-    async def _step(self, epoch: int, batch: list[Example]) -> None:
         assert self.state is not None
-        settings = self.spec.optimizer
-        rng = step_rng(settings.seed, self.state.step + 1)
-        self._report("running the batch", epoch=epoch, total=len(batch))
-        best = self.state.best
-        predictions = await self.runner.predict(best.prompt, batch, self._tick, best.structured)
-        state, shots, from_predictions = observe_batch(self.state, predictions, settings, rng)
-        exemplars = rng.sample(predictions, min(settings.meta_examples, len(predictions)))
-        self._report("proposing instructions", epoch=epoch, batch_reward=mean_reward(predictions))
+        while self._can_step(self.state):
+            self.state = self.live = await self._step(self.state)
+            self.save_checkpoint()
+            self._report("step done", self.state, (self.state.step - 1) // self.plan.steps_per_pass)
+
+    def _can_step(self, state: OptimizerState) -> bool:
+        """Another step needs its minibatch (and one candidate's screening) on top of what the final re-scoring
+        of the incumbent still needs; a search that keeps finding nothing new stops early."""
+        settings, plan = self.spec.optimizer, self.plan
+        if settings.epochs is not None and state.step >= settings.epochs * plan.steps_per_pass:
+            return False
+        if state.stalled >= 2:
+            return False
+        step_cost = 2 * plan.minibatch if self.split.held_out else plan.minibatch
+        return state.spent + self._reserve(state) + step_cost <= plan.budget
+
+    def _reserve(self, state: OptimizerState) -> int:
+        """Evaluations the final re-scoring of the incumbent on the whole pool still needs."""
+        return len(self._eligible(state, state.best_id)) - len(state.best.rewards)
+
+    async def _step(self, state: OptimizerState) -> OptimizerState:
+        settings, plan = self.spec.optimizer, self.plan
+        number = state.step + 1
+        rng = step_rng(settings.seed, number)
+        pool_size = len(self.split.validation)
+        start = ((number - 1) * plan.minibatch) % pool_size
+        order = [(start + j) % pool_size for j in range(pool_size)]
+        epoch = (number - 1) // plan.steps_per_pass
+
+        # 1. The incumbent answers the step's minibatch: the reference every candidate is paired with.
+        self._report("running the minibatch", state, epoch, total=plan.minibatch)
+        incumbent = state.best_id
+        batch = self._first(state, order, [incumbent], plan.minibatch)
+        state, fresh = await self._evaluate(state, incumbent, batch)
+        if self.split.held_out:
+            train_batch = self._train_batch(number)
+            predictions = await self.runner.predict(state.best.prompt, train_batch, self._tick, state.best.structured)
+            state = observe(state.model_copy(update={"spent": state.spent + len(predictions)}), predictions, settings.k_best)
+            fresh = predictions
+        batch_predictions = fresh
+
+        # 2. Candidates: new shot sets (never from the minibatch), output modes, instruction proposals.
+        taken = {_key(self.split.validation[i].inputs) for i in batch}
+        spares = [_labelled(e) for e in self.split.train if _key(e.inputs) not in taken]
+        shot_sets, from_predictions = draw_shot_sets(state, spares, settings.shot_sets, settings.k, rng)
+        exemplars = rng.sample(spares, min(settings.meta_examples, len(spares)))
+        self._report("proposing instructions", state, epoch)
         proposals = await self._propose(state, exemplars)
-        state, pairs = candidate_prompts(state, proposals, shots, self.modes)
-        self._report("scoring candidates", epoch=epoch, total=len(pairs) * len(self.split.validation))
-        # One prompt at a time (its examples still run concurrently): calls sharing a prefix run back to
-        # back, which is what prefix caches (llama.cpp's KV cache, hosted prompt caches) reward.
-        scored = [
-            Candidate(prompt=prompt, score=await self._validate(prompt, mode), step=state.step + 1, structured=mode)
-            for prompt, mode in pairs
+        state = state.model_copy(update={"spent": state.spent + len(proposals)})
+        state, candidates = add_entries(state, shot_sets, proposals, self.modes)
+        affordable = max(0, plan.budget - state.spent - self._reserve(state)) // max(1, len(batch))
+        candidates = candidates[:affordable]
+
+        # 3. Race them against the incumbent.
+        state, promoted, winner = await self._race(state, candidates, order, epoch)
+        if winner is not None:
+            state = accept(state, winner)
+        batch_rewards = [state.entries[incumbent].rewards[i] for i in batch]
+        reference = batch_predictions or [
+            Prediction(inputs={}, expected="", raw="", answer="", reward=r) for r in batch_rewards
         ]
-        self.state = record_scores(
+        return record_step(
             state,
-            scored,
             epoch=epoch,
-            batch=predictions,
+            batch=reference,
+            candidates=candidates,
+            promoted=promoted,
+            accepted=winner,
             shots_from_predictions=from_predictions,
             proposals=proposals,
-            k_best=settings.k_best,
         )
-        self._report("step done", epoch=epoch, batch_reward=mean_reward(predictions))
+
+    async def _race(
+        self, state: OptimizerState, candidates: list[str], order: list[int], epoch: int
+    ) -> tuple[OptimizerState, list[str], str | None]:
+        """Successive halving, then a paired test. Every candidate is screened on the minibatch beside the
+        incumbent; those not behind it go on, and at each rung the survivors are scored on twice as many examples
+        and the better half kept. Once one is left it faces the incumbent on its examples (the incumbent is only
+        scored on what the test needs): it is accepted when it wins the paired sign test, more strictly before the
+        whole pool than on it, and more strictly against the seed prompt than against an earlier winner
+        (`racing.acceptance_level`); otherwise it races on to the next rung while it is ahead."""
+        incumbent = state.best_id
+        alive, promoted = list(candidates), []
+        rungs = rung_sizes(self.plan.minibatch, len(self.split.validation))
+        for rung, size in enumerate(rungs):
+            examples = {c: self._first(state, order, [c, incumbent], size) for c in alive}
+            # Near the end of the budget, the best survivors that it can still pay for go on (alive is in order).
+            affordable, cost = [], 0
+            for c in alive:
+                more = self._missing(state, c, examples[c])
+                if state.spent + cost + more + self._reserve(state) <= self.plan.budget:
+                    affordable.append(c)
+                    cost += more
+            alive = affordable
+            if not alive:
+                break  # nothing left, or the budget cannot pay for this rung: no candidate wins this step
+            self._report("screening candidates" if rung == 0 else f"racing {len(alive)} on {size} examples",
+                         state, epoch, total=cost)
+            # One prompt at a time (its examples run concurrently): calls sharing a prefix run back to back,
+            # which is what prefix caches (llama.cpp's KV cache, hosted prompt caches) reward.
+            for c in alive:
+                state, _ = await self._evaluate(state, c, examples[c])
+            rewards = {c: state.entries[c].rewards for c in [*alive, incumbent]}
+            if rung == 0:
+                alive = survivors(alive, rewards, incumbent, examples, first_rung=True)
+                continue
+            promoted += [c for c in alive if c not in promoted]
+            last = size == rungs[-1]
+            alive = leaders(alive, rewards, examples)[: 1 if last else None]  # on the whole pool: the best one
+            if len(alive) > 1:
+                continue
+            (challenger,) = alive
+            shared = examples[challenger]  # the incumbent's calls here come out of its reserve: always affordable
+            self._report(f"testing against the best on {len(shared)} examples", state, epoch)
+            state, _ = await self._evaluate(state, incumbent, shared)
+            result = paired(state.entries[challenger].rewards, state.entries[incumbent].rewards, shared)
+            if result.significant(acceptance_level(incumbent == state.seed_id, whole_pool=last)):
+                if state.spent + self._missing(state, challenger, self._eligible(state, challenger)) <= self.plan.budget:
+                    return state, promoted, challenger
+                break
+            if last or result.diff <= 0:
+                break
+        return state, promoted, None
+
+    async def _finish(self) -> None:
+        """Re-score the final choice on the whole pool, so its score and interval are over every example."""
+        assert self.state is not None
+        state = final_choice(self.state)
+        self._report("scoring the best prompt on the whole pool", state, 0, total=self._reserve(state))
+        state, _ = await self._evaluate(state, state.best_id, self._eligible(state, state.best_id))
+        self.state = state
+        self.save_checkpoint()
+
+    async def _evaluate(self, state: OptimizerState, entry: str, indices: list[int]) -> tuple[OptimizerState, list[Prediction]]:
+        """Score one entry on the pool examples it was not scored on yet; its correct answers feed the shot
+        pool (unless the pool is a held-out file, whose examples never become shots)."""
+        todo = [i for i in indices if i not in state.entries[entry].rewards]
+        if not todo:
+            return state, []
+        target = state.entries[entry]
+        examples = [self.split.validation[i] for i in todo]
+        predictions = await self.runner.predict(target.prompt, examples, self._tick, target.structured)
+        state = with_rewards(state, entry, {i: p.reward for i, p in zip(todo, predictions)})
+        if not self.split.held_out:
+            state = observe(state, predictions, self.spec.optimizer.k_best)
+        self.live = state
+        return state, predictions
+
+    def _eligible(self, state: OptimizerState, entry: str) -> list[int]:
+        """Pool examples an entry may be scored on: all but its own shots."""
+        shots = {_key(s.inputs) for s in state.entries[entry].prompt.shots}
+        return [i for i, e in enumerate(self.split.validation) if _key(e.inputs) not in shots]
+
+    def _first(self, state: OptimizerState, order: list[int], entries: list[str], count: int) -> list[int]:
+        """The first `count` examples in the step's order that none of `entries` has as a shot."""
+        shots = {_key(s.inputs) for e in entries for s in state.entries[e].prompt.shots}
+        return [i for i in order if _key(self.split.validation[i].inputs) not in shots][:count]
+
+    @staticmethod
+    def _missing(state: OptimizerState, entry: str, indices: list[int]) -> int:
+        return sum(1 for i in indices if i not in state.entries[entry].rewards)
+
+    def _train_batch(self, number: int) -> list[Example]:
+        train, size = self.split.train, self.plan.minibatch
+        start = ((number - 1) * size) % len(train)
+        return [train[(start + j) % len(train)] for j in range(min(size, len(train)))]
 
     async def _propose(self, state: OptimizerState, exemplars: list[Prediction]) -> list[str | None]:
         settings = self.spec.optimizer
         if settings.candidates == 0 or proposals_exhausted(state.history, settings.proposal_patience):
             return []
-        messages = meta_prompt(
-            state.candidates, self.spec.description, self.spec.prompt.input, exemplars, settings.meta_prompt
-        )
+        scored = [e for e in state.entries.values() if len(e.rewards) >= self.plan.minibatch]
+        messages = meta_prompt(scored, self.spec.description, self.spec.prompt.input, exemplars, settings.meta_prompt)
         proposer = self.spec.proposer
         if proposer.max_tokens is None:
             proposer = proposer.model_copy(update={"max_tokens": DEFAULT_PROPOSAL_TOKENS})
@@ -198,23 +353,22 @@ class Trainer:
         )
         return [parse_proposal(reply.text, settings.max_instruction_chars) for reply in replies]
 
-    async def _validate(self, prompt: Prompt, structured: bool) -> float:
-        return mean_reward(await self.runner.predict(prompt, self.split.validation, self._tick, structured))
-
     def save_checkpoint(self) -> None:
         if self.checkpoint_file is not None and self.state is not None:
             checkpoint.save(self.checkpoint_file, self.run_id, self.state, self.lm.usage, self.started_at)
 
-    def _report(self, phase: str, epoch: int = 0, batch_reward: float | None = None, total: int = 0) -> None:
+    def _report(self, phase: str, state: OptimizerState, epoch: int, total: int = 0) -> None:
         self._progress = Progress(
             phase=phase,
-            step=self.state.step if self.state else 0,
+            step=state.step,
             total_steps=self.total_steps,
             epoch=epoch,
-            best_score=self.state.best.score if self.state else None,
-            seed_score=self.state.seed_score if self.state else None,
-            batch_reward=batch_reward,
+            best_score=state.best.score if state.best.rewards else None,
+            seed_score=state.seed.score if state.seed.rewards else None,
+            batch_reward=state.history[-1].batch_reward if state.history else None,
             total=total,
+            spent=state.spent,
+            budget=self.plan.budget,
         )
         self.on_progress(self._progress)
 
@@ -238,6 +392,15 @@ def run_id(spec: TaskSpec, data: Dataset, validation: Dataset | None, fmt: Answe
         default=list,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _labelled(example: Example) -> Prediction:
+    """A labelled example in the shape shots are drawn from (no model answer: it fills in as a plain shot)."""
+    return Prediction(inputs=example.inputs, expected=example.expected, raw="", answer=None, reward=0.0)
+
+
+def _key(inputs: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(inputs.items()))
 
 
 def _now() -> str:

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from opro_cli.answers import AnswerFormat
-from opro_cli.spec import AnswerSpec
+from opro_cli.rewards import Scorer
+from opro_cli.spec import AnswerSpec, ExactMatchReward
 
 LABELS = AnswerFormat("label", ("positive", "negative"))
 
@@ -78,3 +79,14 @@ def test_choices_can_be_inferred_from_training_answers():
     spec = AnswerSpec(type="label", choices="infer")
     fmt = AnswerFormat.resolve(spec, structured=False, observed=["b", "a", "b"])
     assert fmt.choices == ("a", "b")
+
+
+@pytest.mark.parametrize(("kind", "expected", "reply"), [
+    ("number", "3.0", "It is 3."), ("number", "2.50", "2.5"), ("integer", "3.0", "3"), ("number", "1e3", "1000"),
+])
+def test_numbers_compare_by_value_however_the_dataset_writes_them(kind, expected, reply):
+    fmt = AnswerFormat(type=kind)
+    score = Scorer(ExactMatchReward(type="exact_match"))
+    assert score(fmt.parse(reply).answer, fmt.expected_text(expected)) == 1.0
+    assert score(fmt.parse("4").answer, fmt.expected_text(expected)) == 0.0
+    assert AnswerFormat(type="text").expected_text(expected) == expected  # text is compared as written

@@ -41,7 +41,7 @@ def test_a_budget_too_small_for_the_seed_prompt_writes_nothing_and_fails(tmp_pat
     task = write_server_task(tmp_path, server)
     result = optimize(task, "--no-cache", "--max-calls", "5", code=2)
     assert result.output.strip() == (
-        "error: call budget of 5 reached before the seed prompt was scored (that takes 12 calls); nothing written"
+        "error: call budget of 5 reached before the seed prompt was scored on its first 8 examples; nothing written"
     )
     assert server.requests <= 5 and not task.artifact.exists()  # calls cut short by the stop may never arrive
 

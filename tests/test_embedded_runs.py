@@ -19,7 +19,7 @@ pytestmark = pytest.mark.local_model
 ROOT = Path(__file__).parent.parent
 
 
-def shrink(tmp_path: Path, config: str, data: str, lines: int, **optimizer: int) -> tuple[Path, Path]:
+def shrink(tmp_path: Path, config: str, data: str, lines: int, **optimizer: int | str) -> tuple[Path, Path]:
     """A shipped spec and the head of its data file, made small enough for CI."""
     raw = yaml.safe_load((ROOT / "configs" / config).read_text())
     raw["optimizer"].update(optimizer)
@@ -31,13 +31,14 @@ def shrink(tmp_path: Path, config: str, data: str, lines: int, **optimizer: int)
 
 
 def test_short_optimize_on_a_shipped_example_writes_an_artifact(tmp_path):
-    spec, train = shrink(tmp_path, "topic.yaml", "topic_train.jsonl", 18, validation_size=6, batch_size=6, candidates=1)
+    spec, train = shrink(tmp_path, "topic.yaml", "topic_train.jsonl", 18, validation_size=12, batch_size=6, shot_sets=2,
+                         candidates=1, budget=36)
     out = tmp_path / "best.json"
     result = CliRunner().invoke(app, ["optimize", str(spec), "--data", str(train), "-o", str(out),
                                       "--cache-dir", str(tmp_path / "cache"), "-q"])
     assert result.exit_code == 0, result.output
     artifact = load_artifact(out)
-    assert len(artifact.history) == 2 and artifact.run.usage["calls"] > 0
+    assert len(artifact.history) >= 1 and 0 < artifact.run.usage["calls"] <= artifact.scores.spent <= 36
     assert artifact.scores.best_validation >= artifact.scores.seed_validation
     assert artifact.models["model"] == "local/smollm2" and "llama-cpp-python" in artifact.versions
 

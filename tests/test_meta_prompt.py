@@ -1,5 +1,7 @@
 """The optimizer LM's prompt: built-in and custom templates, placeholders checked, replies read defensively."""
 
+import json
+
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -7,7 +9,7 @@ from typer.testing import CliRunner
 from opro_cli.cli import app
 from opro_cli.errors import InputError
 from opro_cli.meta_prompt import DEFAULT_TEMPLATE, meta_prompt, parse_proposal, template_problem
-from opro_cli.optimizer import Candidate, Prediction, initial_state
+from opro_cli.optimizer import Candidate, Prediction
 from opro_cli.prompt import Prompt
 from opro_cli.spec import load_spec
 from toy_task import spec_dict, write_toy_task
@@ -17,18 +19,16 @@ def prediction(i: int, reward: float) -> Prediction:
     return Prediction(inputs={"x": f"input {i}"}, expected=f"out {i}", raw="...", answer="a", reward=reward)
 
 
-def state():
-    return initial_state([Candidate(prompt=Prompt(instructions="Do the task."), score=0.25, step=0)])
+SEED = Candidate(prompt=Prompt(instructions="Do the task."), score=0.25, step=0)
 
 
 def test_meta_prompt_lists_candidates_ascending_with_integer_scores_and_exemplars():
-    s = state()
-    s = s.model_copy(update={"candidates": [
+    candidates = [
         Candidate(prompt=Prompt(instructions="High."), score=0.9, step=1),
         Candidate(prompt=Prompt(instructions="Low."), score=0.1, step=1),
-        *s.candidates,
-    ]})
-    text = meta_prompt(s.candidates, "A task.", "Q: {x}", [prediction(7, 1.0)])[0]["content"]
+        SEED,
+    ]
+    text = meta_prompt(candidates, "A task.", "Q: {x}", [prediction(7, 1.0)])[0]["content"]
     assert text.index("Low.") < text.index("Do the task.") < text.index("High.")
     assert "score:\n90" in text and "score:\n25" in text
     assert "input:\nQ: input 7\noutput:\nout 7" in text
@@ -45,12 +45,12 @@ def test_proposals_are_parsed_defensively():
 
 def test_custom_template_fills_every_placeholder():
     template = "Task: {task_description}\nTried:\n{scored_instructions}\nData:\n{exemplars}\nJSON like {{\"a\": 1}}. <INS>"
-    text = meta_prompt(state().candidates, "Sort.", "Q: {x}", [prediction(1, 1.0)], template)[0]["content"]
+    text = meta_prompt([SEED], "Sort.", "Q: {x}", [prediction(1, 1.0)], template)[0]["content"]
     assert text == 'Task: Sort.\nTried:\ntext:\nDo the task.\nscore:\n25\nData:\ninput:\nQ: input 1\noutput:\nout 1\nJSON like {"a": 1}. <INS>'
 
 
 def test_paragraphs_whose_placeholders_are_empty_are_left_out():
-    text = meta_prompt(state().candidates, "", "Q: {x}", [])[0]["content"]
+    text = meta_prompt([SEED], "", "Q: {x}", [])[0]["content"]
     assert "The task:" not in text and "\n\n\n" not in text
     assert text.startswith("Your task is") and text.endswith("Write it between <INS> and </INS>.")
 
@@ -123,3 +123,18 @@ def test_the_optimizer_model_gets_the_custom_meta_prompt(tmp_path, toy_provider)
     asked = [text for text in sent if text.startswith("MY META PROMPT for Classify the sentiment of a review.")]
     assert asked and all("text:\nClassify the sentiment of the review.\nscore:\n" in text for text in asked)
     assert not any(text.startswith("Your task is to write an instruction") for text in sent)
+
+
+def test_dry_run_counts_the_custom_meta_prompt(tmp_path, toy_provider):
+    task = write_toy_task(tmp_path)
+
+    def planned_tokens(spec) -> int:
+        args = ["optimize", str(spec), "--data", str(task.train), "-o", str(task.artifact), "--dry-run", "--json"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["prompt_tokens"]
+
+    (tmp_path / "meta.txt").write_text(CUSTOM + "\n\n" + "Think hard about it. " * 200, encoding="utf-8")
+    custom, _ = spec_with_meta_prompt(tmp_path, "meta.txt")
+    assert planned_tokens(custom) > planned_tokens(task.spec)
+    assert toy_provider.CALLS.total == 0

@@ -1,113 +1,123 @@
-"""The FewShotOPRO step without any LM: seeded, per-prediction rewards, best scored prompt wins."""
+"""The FewShotOPRO search state without any LM: seeded shot sets, per-example rewards, new candidates only."""
 
 from opro_cli.optimizer import (
-    Candidate,
     Prediction,
     StepRecord,
-    candidate_prompts,
+    accept,
+    add_entries,
+    draw_shot_sets,
+    final_choice,
+    entry_id,
     initial_state,
-    observe_batch,
+    observe,
     proposals_exhausted,
-    record_scores,
+    record_step,
     step_rng,
+    with_rewards,
 )
 from opro_cli.prompt import Prompt, Shot
-from opro_cli.spec import OptimizerSpec
 
-SETTINGS = OptimizerSpec(k=2, k_best=4)
-
-
-def prediction(i: int, reward: float) -> Prediction:
-    return Prediction(inputs={"x": f"input {i}"}, expected=f"out {i}", raw="...", answer="a", reward=reward)
+SEED = Prompt(instructions="Do the task.")
 
 
-def state():
-    return initial_state([Candidate(prompt=Prompt(instructions="Do the task."), score=0.25, step=0)])
+def prediction(i: int, reward: float, expected: str | None = None) -> Prediction:
+    return Prediction(inputs={"x": f"input {i}"}, expected=expected or f"out {i}", raw="...", answer="a", reward=reward)
 
 
-def test_shots_come_only_from_correct_predictions():
-    batch = [prediction(i, float(i % 2)) for i in range(8)]
-    new, shots, from_predictions = observe_batch(state(), batch, SETTINGS, step_rng(0, 1))
-    assert from_predictions == 2
-    correct = {p.inputs["x"] for p in batch if p.reward == 1.0}
-    assert all(s.inputs["x"] in correct for s in shots)
-    assert all(s.answer == f"out {s.inputs['x'].split()[-1]}" for s in shots)  # the expected answer
-    assert len(new.predictions) == SETTINGS.k_best and all(p.reward == 1.0 for p in new.predictions)
+def labelled(i: int, expected: str | None = None) -> Prediction:
+    return Prediction(inputs={"x": f"input {i}"}, expected=expected or f"out {i}", raw="", answer=None, reward=0.0)
 
 
-def test_shot_draws_are_seeded():
-    batch = [prediction(i, 1.0) for i in range(8)]
-    def draw(seed: int) -> tuple[str, ...]:
-        return tuple(s.inputs["x"] for s in observe_batch(state(), batch, SETTINGS, step_rng(seed, 1))[1])
+def test_shots_come_from_correct_predictions_first_with_their_expected_answers():
+    s = observe(initial_state(SEED, False), [prediction(i, float(i % 2)) for i in range(8)], k_best=4)
+    assert len(s.predictions) == 4 and all(p.reward == 1.0 for p in s.predictions)
+    spares = [labelled(i) for i in range(20)]
+    sets, from_predictions = draw_shot_sets(s, spares, count=3, k=2, rng=step_rng(0, 1))
+    assert len(sets) == 3 and from_predictions == 6
+    correct = {p.inputs["x"] for p in s.predictions}
+    for shots in sets:
+        assert all(shot.inputs["x"] in correct for shot in shots)
+        assert all(shot.answer == f"out {shot.inputs['x'].split()[-1]}" for shot in shots)
 
-    assert draw(3) == draw(3)
-    assert len({draw(seed) for seed in range(6)}) > 1
+
+def test_shots_never_come_from_outside_the_allowed_examples():
+    """The screening minibatch is left out of `spares`, so no candidate is screened on its own shots."""
+    s = observe(initial_state(SEED, False), [prediction(i, 1.0) for i in range(8)], k_best=8)
+    allowed = [labelled(i) for i in range(4, 12)]
+    sets, _ = draw_shot_sets(s, allowed, count=5, k=3, rng=step_rng(1, 1))
+    assert {shot.inputs["x"] for shots in sets for shot in shots} <= {p.inputs["x"] for p in allowed}
 
 
 def test_labelled_examples_fill_in_when_nothing_is_correct():
-    batch = [prediction(i, 0.0) for i in range(5)]
-    _, shots, from_predictions = observe_batch(state(), batch, SETTINGS, step_rng(0, 1))
-    assert from_predictions == 0 and len(shots) == SETTINGS.k
-    assert len({s.inputs["x"] for s in shots}) == SETTINGS.k
+    s = observe(initial_state(SEED, False), [prediction(i, 0.0) for i in range(5)], k_best=4)
+    sets, from_predictions = draw_shot_sets(s, [labelled(i) for i in range(5)], count=2, k=3, rng=step_rng(0, 1))
+    assert from_predictions == 0 and all(len(shots) == 3 == len({x.inputs["x"] for x in shots}) for shots in sets)
 
 
-def test_prediction_pool_is_trimmed_and_deduplicated():
-    first, _, _ = observe_batch(state(), [prediction(i, 1.0) for i in range(3)], SETTINGS, step_rng(0, 1))
-    second, _, _ = observe_batch(first, [prediction(i, 1.0) for i in range(2, 6)], SETTINGS, step_rng(0, 2))
-    inputs = [p.inputs["x"] for p in second.predictions]
-    assert len(inputs) == SETTINGS.k_best == len(set(inputs))
+def test_shot_draws_are_seeded_and_spread_over_the_answers():
+    spares = [labelled(i, "yes" if i < 6 else "no") for i in range(8)]
+    state = initial_state(SEED, False)
+
+    def draw(seed: int) -> tuple[tuple[str, ...], ...]:
+        sets, _ = draw_shot_sets(state, spares, count=2, k=2, rng=step_rng(seed, 1))
+        return tuple(tuple(s.inputs["x"] for s in shots) for shots in sets)
+
+    assert draw(3) == draw(3)
+    assert len({draw(seed) for seed in range(6)}) > 1
+    for seed in range(10):
+        sets, _ = draw_shot_sets(state, spares, count=2, k=2, rng=step_rng(seed, 1))
+        assert all(sorted(s.answer for s in shots) == ["no", "yes"] for shots in sets)
 
 
-def test_candidates_are_deduplicated_against_everything_seen():
-    s = state()
-    new, pairs = candidate_prompts(s, ["Do the task.", "  do THE task. ", "Something new.", None, "Something new."], ())
-    assert [p.instructions for p, _ in pairs] == ["Something new."]  # the seed prompt itself was scored already
-    assert "something new." in new.seen_instructions
+def test_candidates_cover_shot_sets_in_every_mode_the_seed_in_the_other_mode_and_new_proposals():
+    s = initial_state(SEED, True)
+    shots = (Shot(inputs={"x": "a"}, answer="b"),)
+    s, ids = add_entries(s, [shots], ["Do the task.", "  do THE task. ", "New one.", None, "New one."], (True, False))
+    described = [(s.entries[i].origin, s.entries[i].prompt.instructions, len(s.entries[i].prompt.shots),
+                  s.entries[i].structured) for i in ids]
+    assert described == [
+        ("mode", "Do the task.", 0, False),
+        ("shots", "Do the task.", 1, True),
+        ("shots", "Do the task.", 1, False),
+        ("instructions", "New one.", 0, True),  # a proposal keeps the incumbent's shots and mode
+    ]
+    # The same candidates again are not new: nothing is scored twice, and the search counts a stalled step.
+    s2, again = add_entries(s, [shots], ["New one."], (True, False))
+    assert again == [] and s2.stalled == 1
 
 
-def test_best_scored_prompt_wins_and_unscored_proposals_never_do():
-    s = state()
-    s, pairs = candidate_prompts(s, ["Better.", "Worse."], ())
-    scored = [Candidate(prompt=p, score=score, step=1) for (p, _), score in zip(pairs, [0.75, 0.0])]
-    s = record_scores(s, scored, epoch=0, batch=[prediction(0, 1.0)], shots_from_predictions=1,
-                      proposals=["Better.", "Worse."], k_best=2)
-    assert s.best.prompt.instructions == "Better."
-    assert [c.score for c in s.candidates] == [0.75, 0.25]  # trimmed to k_best, best first
+def test_rewards_are_per_example_and_each_new_one_is_one_call_spent():
+    s = initial_state(SEED, False)
+    s = with_rewards(s, s.seed_id, {0: 1.0, 1: 0.0})
+    s = with_rewards(s, s.seed_id, {1: 1.0, 2: 1.0})  # example 1 was scored already: kept, not paid again
+    assert s.seed.rewards == {0: 1.0, 1: 0.0, 2: 1.0} and s.spent == 3
+    assert abs(s.seed.score - 2 / 3) < 1e-9
+    low, high = s.seed.interval()
+    assert 0 < low < 2 / 3 < high < 1
+
+
+def test_accepted_winner_becomes_the_incumbent_and_the_history_says_what_happened():
+    s = initial_state(SEED, False)
+    s, ids = add_entries(s, [(Shot(inputs={"x": "a"}, answer="b"),)], [], (False,))
+    s = with_rewards(s, ids[0], {i: 1.0 for i in range(16)})
+    s = accept(s, ids[0])
+    s = record_step(s, epoch=0, batch=[prediction(0, 0.0)], candidates=ids, promoted=ids, accepted=ids[0],
+                    shots_from_predictions=0, proposals=[None])
+    assert s.best_id == ids[0] and s.chain == [s.seed_id, ids[0]] and s.step == 1
     record = s.history[-1]
-    assert (record.step, record.batch_reward, record.best_score, record.proposals_kept) == (1, 1.0, 0.75, 2)
-    # A tie does not replace the best: the earlier prompt stays.
-    s2 = record_scores(s, [Candidate(prompt=Prompt(instructions="Tie."), score=0.75, step=2)], epoch=0, batch=[],
-                       shots_from_predictions=0, proposals=[], k_best=2)
-    assert s2.best.prompt.instructions == "Better."
+    assert (record.screened, record.promoted, record.best_score, record.proposals, record.proposals_kept) == (1, 1, 1.0, 1, 0)
+    assert record.candidates[0].accepted and record.candidates[0].examples == 16
 
 
 def test_state_round_trips_through_json():
-    s = state()
+    s = initial_state(SEED, False)
+    s = with_rewards(s, s.seed_id, {3: 1.0, 7: 0.0})
     assert type(s).model_validate_json(s.model_dump_json()) == s
 
 
-def test_shots_are_spread_over_the_answers():
-    batch = [Prediction(inputs={"x": f"in {i}"}, expected="yes" if i < 6 else "no", raw="", answer="", reward=1.0)
-             for i in range(8)]
-    for seed in range(10):
-        _, shots, _ = observe_batch(state(), batch, SETTINGS, step_rng(seed, 1))
-        assert sorted(s.answer for s in shots) == ["no", "yes"]
-
-
-def test_seed_scored_in_two_output_modes_keeps_the_first_as_the_reported_seed_score():
-    prompt = Prompt(instructions="Do the task.")
-    s = initial_state([Candidate(prompt=prompt, score=0.5, step=0, structured=True),
-                       Candidate(prompt=prompt, score=0.75, step=0, structured=False)])
-    assert s.seed_score == 0.5 and s.best.score == 0.75 and s.best.structured is False
-
-
-def test_best_instructions_are_retried_with_new_shots_in_every_open_output_mode():
-    s = state()
-    shot = Shot(inputs={"x": "a"}, answer="b")
-    _, pairs = candidate_prompts(s, ["New one."], (shot,), modes=(True, False))
-    assert [(p.instructions, mode) for p, mode in pairs] == [
-        ("Do the task.", True), ("Do the task.", False), ("New one.", False)  # proposals use the best's mode
-    ]
+def test_entry_identity_is_prompt_and_mode():
+    assert entry_id(SEED, True) != entry_id(SEED, False)
+    assert entry_id(SEED, True) == entry_id(Prompt(instructions="Do the task."), True)
 
 
 def test_a_model_that_writes_no_usable_instruction_is_not_asked_forever():
@@ -121,3 +131,44 @@ def test_a_model_that_writes_no_usable_instruction_is_not_asked_forever():
     assert proposals_exhausted([*useless, record(3, 0, 0)], patience=2)  # stays stopped (resume-safe)
     assert not proposals_exhausted([record(1, 2, 1), record(2, 2, 0)], patience=2)
     assert not proposals_exhausted(useless, patience=0)
+
+
+def test_every_answer_gets_a_shot_even_when_the_correct_predictions_all_share_one():
+    """A small model right only on "world" must still see the other labels: labelled examples fill them in."""
+    right = [prediction(i, 1.0, "world") for i in range(6)]
+    s = observe(initial_state(SEED, False), right, k_best=10)
+    spares = [labelled(i, "world") for i in range(6)] + [labelled(10 + i, label) for i, label in
+                                                         enumerate(["sports", "science", "business"] * 2)]
+    for seed in range(5):
+        sets, from_predictions = draw_shot_sets(s, spares, count=2, k=4, rng=step_rng(seed, 1))
+        assert all(sorted(x.answer for x in shots) == ["business", "science", "sports", "world"] for shots in sets)
+        assert from_predictions == 2  # the "world" shot is a correct prediction each time
+
+
+def test_once_the_incumbent_has_shots_every_other_set_swaps_one_of_them_for_the_same_answer():
+    base = (Shot(inputs={"x": "input 0"}, answer="yes"), Shot(inputs={"x": "input 1"}, answer="no"))
+    s = initial_state(SEED, False)
+    s, ids = add_entries(s, [base], [], (False,))
+    s = accept(s, ids[0])
+    spares = [labelled(i, "yes" if i % 2 == 0 else "no") for i in range(2, 12)]
+    sets, _ = draw_shot_sets(s, spares, count=4, k=2, rng=step_rng(0, 2))
+    for swapped in (sets[1], sets[3]):
+        kept = [shot for shot in swapped if shot.inputs["x"] in ("input 0", "input 1")]
+        assert len(kept) == 1 and sorted(x.answer for x in swapped) == ["no", "yes"]
+    for fresh in (sets[0], sets[2]):  # fresh draws, from the spares only
+        assert sorted(x.answer for x in fresh) == ["no", "yes"]
+        assert all(x.inputs["x"] not in ("input 0", "input 1") for x in fresh)
+
+
+def test_the_final_choice_is_the_latest_winner_that_beats_the_seed_prompt():
+    s = initial_state(SEED, False)
+    s = with_rewards(s, s.seed_id, {i: float(i < 10) for i in range(20)})  # 50 %
+    s, ids = add_entries(s, [(Shot(inputs={"x": "a"}, answer="b"),), (Shot(inputs={"x": "c"}, answer="d"),)], [], (False,))
+    strong, lucky = ids
+    s = with_rewards(s, strong, {i: float(i < 18) for i in range(20)})  # 90 %: beats the seed
+    s = with_rewards(s, lucky, {i: float(i < 13) for i in range(20)})  # 65 %: not clearly better than the seed
+    s = accept(accept(s, strong), lucky)  # it won against `strong` at the looser level, by chance
+    assert final_choice(s).best_id == strong
+    assert final_choice(accept(initial_state(SEED, False), s.seed_id)).best_id == s.seed_id
+    only_lucky = accept(s.model_copy(update={"chain": [s.seed_id]}), lucky)
+    assert final_choice(only_lucky).best_id == s.seed_id  # nothing beats the seed: the seed is the result

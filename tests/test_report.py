@@ -8,10 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from artifact_factory import make_artifact, step
-from opro_cli.artifact import load_artifact
+from opro_cli.artifact import SeedComparison, load_artifact, save_artifact
 from opro_cli.charts import html_report, svg_chart
 from opro_cli.cli import app
-from opro_cli.report import history_rows, sparkline
+from opro_cli.report import confidence_lines, history_rows, sparkline
 from toy_task import write_toy_task
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -125,3 +125,23 @@ def test_sparkline_uses_a_fixed_scale_and_squeezes_long_series():
     assert sparkline([0.0, 0.5, 1.0]) == "▁▅█"
     assert sparkline([1.0] * 10) == "█" * 10
     assert sparkline([0.0] * 100 + [1.0], max_chars=20).endswith("█") and len(sparkline([0.0] * 100, 20)) == 20
+
+
+def test_report_says_how_sure_the_result_is(tmp_path):
+    """The best prompt's interval, its paired lead over the seed prompt, and how far the search raced."""
+    task = write_toy_task(tmp_path)
+    artifact = load_artifact(make_artifact(task.spec, task.artifact, history=[step(1, [0.5, 0.9], 0.9)]))
+    assert confidence_lines(artifact) == []  # an artifact without the figures says nothing rather than guess
+    scores = artifact.scores.model_copy(update={
+        "best_examples": 40, "best_ci95": (0.76, 0.96), "screened": 9, "promoted": 3, "budget": 120, "spent": 118,
+        "best_vs_seed": SeedComparison(examples=38, best_only=20, seed_only=2, p_value=0.00006),
+    })
+    save_artifact(task.artifact, artifact.model_copy(update={"scores": scores}))
+    lines = confidence_lines(load_artifact(task.artifact))
+    assert lines == [
+        "best prompt: 90.0% on 40 validation examples (95% interval 76.0% to 96.0%)",
+        "against the seed prompt on the same 38 examples: 20 right only with the best prompt, 2 only with the seed "
+        "(sign test p = 6e-05)",
+        "9 candidates screened, 3 raced on more examples; 118 of 120 planned LM calls",
+    ]
+    assert all(line.split(":")[0] in html_report(load_artifact(task.artifact)) for line in lines)

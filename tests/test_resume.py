@@ -23,8 +23,7 @@ from server_task import (
     write_server_task,
 )
 
-TRAIN = 36  # 12 validation examples, 24 training ones: 6 steps of 4 (batch_size below)
-STEPS = 6
+TRAIN = 36  # a pool of 12 validation examples (the toy spec's), minibatches of 4 (batch_size below)
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +40,7 @@ def reference(tmp_path_factory):
         task = write_server_task(tmp_path_factory.mktemp("task"), server, train_size=TRAIN, optimizer={"batch_size": 4})
         optimize(task, "--no-cache")
         artifact = load_artifact(task.artifact)
-        assert len(artifact.history) == STEPS and artifact.scores.best_validation > artifact.scores.seed_validation
+        assert len(artifact.history) >= 3 and artifact.scores.best_validation > artifact.scores.seed_validation
         yield task, server, artifact, server.requests
 
 
@@ -63,7 +62,7 @@ def test_kill_9_then_resume_reaches_the_uninterrupted_result(task):
     assert child.returncode == -signal.SIGKILL
     assert not task.artifact.exists()  # killed: no artifact, only the checkpoint
     saved = checkpoint_step(task.artifact)
-    assert reached <= saved < STEPS
+    assert reached <= saved < len(task.reference.history)
     killed_calls = task.server.requests
 
     task.server.reset_counters()
@@ -115,9 +114,9 @@ def test_resume_without_a_checkpoint_starts_afresh(task):
 
 
 def test_checkpoints_are_written_atomically_after_every_step(task):
-    optimize(task, "--no-cache", "--max-calls", "100")
+    optimize(task, "--no-cache", "--max-calls", "85")  # the whole run takes about 100
     path = task.artifact.with_name(task.artifact.name + ".checkpoint.json")
     saved = json.loads(path.read_text())
     assert saved["state"]["step"] == len(load_artifact(task.artifact).history) >= 1
-    assert saved["usage"]["calls"] <= 100
+    assert saved["usage"]["calls"] <= 85
     assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []

@@ -125,6 +125,13 @@ def test_bad_data_is_one_line_with_file_and_line(tmp_path, monkeypatch):
     assert not (tmp_path / "t.yaml").exists() and not (tmp_path / "task.yaml").exists()
 
 
+def test_missing_directories_of_the_spec_are_created(tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", [{"q": "a", "answer": "b"}, {"q": "c", "answer": "d"}])
+    spec = tmp_path / "specs" / "new" / "task.yaml"
+    opro("init", "--data", data, "-o", spec)
+    assert f"{spec}: ok" in opro("validate", spec, "--data", data).output
+
+
 def test_never_overwrites(tmp_path):
     data = write_jsonl(tmp_path / "d.jsonl", [{"q": "a", "answer": "b"}, {"q": "c", "answer": "d"}])
     spec = tmp_path / "task.yaml"

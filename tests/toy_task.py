@@ -27,7 +27,7 @@ def spec_dict(**overrides: Any) -> dict[str, Any]:
         "model": {"name": "toy/sentiment", "temperature": 0},
         "prompt": {"instructions": "Classify the sentiment of the review.", "input": "Review: {review}", "output": "label"},
         "reward": {"type": "exact_match"},
-        "optimizer": {"batch_size": 8, "candidates": 3, "validation_size": 12, "seed": 1},
+        "optimizer": {"batch_size": 8, "candidates": 3, "validation_size": 12, "budget": 100, "seed": 1},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(spec.get(key), dict):

@@ -1,0 +1,201 @@
+"""Does every seed give the same clear gain? Today's search and the new one, side by side, in one run.
+
+For each task and each seed, `opro optimize` runs with the default optimiser settings, once with the search
+of a baseline git revision (checked out of this repository's history into a temporary directory and run in a
+subprocess) and once with this tree's; then both artifacts' prompts, and the seed prompt, are scored on the
+task's held-out test file, which the optimiser never sees. Per task and search it prints the mean, min and
+max test score over the seeds, the spread, how many seeds ended below the seed prompt, the mean LM requests
+per run (cached answers included, so the figure is the search's cost, not the cache's luck), and the paired
+95 % interval of new minus baseline over all (seed, test example) pairs.
+
+    python benchmarks/seeds.py                        # 5 seeds, every task, baseline = the pre-racing search
+    python benchmarks/seeds.py --seeds 2 --tasks topic --baseline-rev HEAD~3
+
+Tasks: the examples in configs/ and the benchmark-only tasks in benchmarks/tasks/ (not tuned on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from opro_cli.data import load_dataset  # noqa: E402
+from opro_cli.scoring import TaskRunner, resolve_format  # noqa: E402
+from opro_cli.lm import LM  # noqa: E402
+from opro_cli.lm.cache import ResponseCache  # noqa: E402
+from opro_cli.prompt import Prompt, Shot  # noqa: E402
+from opro_cli.spec import TaskSpec, load_spec  # noqa: E402
+from opro_cli.stats import paired_bootstrap  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE_REV = "4bf57c9"  # the last commit before racing: one shot set per step, 30 % validation split
+TASKS = {
+    "topic": ("configs/topic.yaml", "datasets/topic_train.jsonl", "datasets/topic_test.jsonl"),
+    "sentiment": ("configs/sentiment.yaml", "datasets/sentiment_train.jsonl", "datasets/sentiment_test.jsonl"),
+    "sentiment_text": ("benchmarks/tasks/sentiment_text.yaml", "datasets/sentiment_train.jsonl", "datasets/sentiment_test.jsonl"),
+    "intent": ("benchmarks/tasks/intent.yaml", "benchmarks/tasks/intent_train.jsonl", "benchmarks/tasks/intent_test.jsonl"),
+}
+
+
+@dataclass
+class Run:
+    task: str
+    search: str
+    seed: int
+    test: list[float]
+    requests: int
+    wall_s: float
+    validation: float | None
+
+    @property
+    def score(self) -> float:
+        return statistics.fmean(self.test)
+
+
+def export_baseline(rev: str, into: Path) -> Path:
+    """The baseline's package, as it was at `rev`, importable from `into`."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "opro_cli"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def optimize(code: Path, spec: Path, train: Path, out: Path, seed: int, cache: Path) -> tuple[dict[str, Any], float]:
+    """One `opro optimize` of the package found in `code`, in a subprocess (so two versions never mix)."""
+    env = {**os.environ, "PYTHONPATH": str(code), "OPRO_CACHE_DIR": str(cache), "NO_COLOR": "1"}
+    command = [sys.executable, "-c", "from opro_cli.cli import app; app(prog_name='opro')", "optimize", str(spec),
+               "--data", str(train), "-o", str(out), "--seed", str(seed), "-q"]
+    start = time.perf_counter()
+    # cwd = the package's own directory: `python -c` puts the working directory first on sys.path.
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=code)
+    if done.returncode != 0:
+        raise SystemExit(f"optimize failed ({code}): {done.stderr.strip()[-2000:]}")
+    return json.loads(out.read_text()), time.perf_counter() - start
+
+
+def test_rewards(spec: TaskSpec, artifact: dict[str, Any] | None, test: Path, lm: LM, seed_format: bool = False) -> list[float]:
+    """Per-example test rewards of an artifact's prompt (or of the seed prompt, in the seed's answer format),
+    read from the artifact's JSON so artifacts of either version can be scored by the same code."""
+    data = load_dataset(test, spec)
+    fmt = resolve_format(spec, spec.model, [e.expected for e in data.examples])
+    if artifact is None:
+        prompt = Prompt(instructions=spec.prompt.instructions)
+    else:
+        record = artifact["answer_format"]
+        fmt = replace(fmt, choices=tuple(record["choices"]) or fmt.choices)
+        structured = record["seed_structured"] if seed_format else record["structured"]
+        fmt = replace(fmt, structured=bool(structured))
+        shots = () if seed_format else tuple(Shot(**shot) for shot in artifact["shots"])
+        prompt = Prompt(instructions=spec.prompt.instructions if seed_format else artifact["instructions"], shots=shots)
+    runner = TaskRunner(spec, spec.model, fmt, lm)
+    return [p.reward for p in asyncio.run(runner.predict(prompt, data.examples))]
+
+
+def summarise(task: str, runs: list[Run], seed_score: float) -> dict[str, Any]:
+    scores = [r.score for r in runs]
+    return {
+        "task": task,
+        "search": runs[0].search,
+        "seeds": len(runs),
+        "seed_prompt": seed_score,
+        "mean": statistics.fmean(scores),
+        "min": min(scores),
+        "max": max(scores),
+        "spread": max(scores) - min(scores),
+        "below_seed_prompt": sum(1 for s in scores if s < seed_score - 1e-9),
+        "requests": statistics.fmean(r.requests for r in runs),
+        "per_seed": [round(s, 4) for s in scores],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--baseline-rev", default=BASELINE_REV)
+    parser.add_argument("--searches", default="baseline,new", help="which searches to run: baseline, new or both")
+    parser.add_argument("--work", type=Path, help="keep artifacts and response caches here (a re-run reuses them)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "seeds.json")
+    args = parser.parse_args()
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="opro-seeds-"))
+    wanted = args.searches.split(",")
+    searches: dict[str, Path] = {}
+    if "baseline" in wanted:
+        (work / "baseline").mkdir(parents=True, exist_ok=True)
+        searches["baseline"] = export_baseline(args.baseline_rev, work / "baseline")
+    if "new" in wanted:
+        searches["new"] = ROOT
+    eval_lm = LM(cache=ResponseCache(work / "eval-cache"), concurrency=4)
+    table: list[dict[str, Any]] = []
+    comparisons: list[dict[str, Any]] = []
+    for task in args.tasks.split(","):
+        spec_file, train, test = (ROOT / p for p in TASKS[task])
+        spec = load_spec(spec_file)
+        seed_rewards = test_rewards(spec, None, test, eval_lm)
+        runs: dict[str, list[Run]] = {}
+        for name, code in searches.items():
+            for seed in range(args.seeds):
+                out = work / f"{task}-{name}-{seed}.json"
+                artifact, wall = optimize(code, spec_file, train, out, seed, work / f"cache-{name}")
+                usage = artifact["run"]["usage"]
+                rewards = test_rewards(spec, artifact, test, eval_lm)
+                run = Run(task, name, seed, rewards, int(usage["calls"] + usage["cached_calls"]), wall,
+                          artifact["scores"].get("best_validation"))
+                runs.setdefault(name, []).append(run)
+                print(f"{task:15} {name:9} seed {seed}: test {run.score:.3f}  requests {run.requests:4d}  {wall:5.0f}s",
+                      file=sys.stderr, flush=True)
+            table.append(summarise(task, runs[name], statistics.fmean(seed_rewards)))
+        if "baseline" in runs and "new" in runs:
+            new = [x for r in runs["new"] for x in r.test]
+            old = [x for r in runs["baseline"] for x in r.test]
+            diff = paired_bootstrap(old, new)
+            comparisons.append({"task": task, "new_minus_baseline": diff.mean_diff, "ci95": [diff.low, diff.high]})
+    report = markdown(table, comparisons, "python benchmarks/seeds.py " + " ".join(sys.argv[1:]))
+    print(report)
+    args.out.write_text(json.dumps({"rows": table, "comparisons": comparisons, "baseline_rev": args.baseline_rev}, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(report)
+
+
+def markdown(table: list[dict[str, Any]], comparisons: list[dict[str, Any]], command: str) -> str:
+    lines = [
+        "# Seed robustness: the same clear gain on every run",
+        "",
+        f"- date: {datetime.now(timezone.utc).isoformat(timespec='seconds')}; command: `{command}`",
+        f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; model: local/smollm2 (embedded)",
+        "- test scores on each task's held-out test file (never seen by the optimiser); requests = LM calls the search"
+        " made per run, cached answers included (the response cache is shared across seeds, so the count is the"
+        " search's cost, not the cache's luck)",
+        "",
+        "| task | search | seed prompt | mean | min | max | spread | seeds below seed prompt | requests/run |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in table:
+        lines.append(
+            f"| {row['task']} | {row['search']} | {row['seed_prompt']:.3f} | {row['mean']:.3f} | {row['min']:.3f} | "
+            f"{row['max']:.3f} | {row['spread'] * 100:.1f} pts | {row['below_seed_prompt']}/{row['seeds']} | "
+            f"{row['requests']:.0f} |"
+        )
+    if comparisons:
+        lines += ["", "Paired over every (seed, test example): new minus baseline, in points, with its 95 % bootstrap interval.", ""]
+        for c in comparisons:
+            lines.append(f"- {c['task']}: {c['new_minus_baseline'] * 100:+.1f} points "
+                         f"(95% CI {c['ci95'][0] * 100:+.1f} to {c['ci95'][1] * 100:+.1f})")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

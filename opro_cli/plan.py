@@ -1,0 +1,138 @@
+"""The plan of a run before its first call: the budget of LM calls and how the search will spend it.
+
+The budget is `optimizer.budget`: a number of LM calls, or a preset scaled to the validation pool (`pool`
+examples, `modes` answer formats tried): light = pool x (1 + modes), medium = pool x (1 + 2 modes),
+heavy = pool x (1 + 4 modes). The search stops starting steps when the next one would not fit, so a run makes
+about `budget` calls: fewer only when it runs out of new candidates or passes (`epochs`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from .racing import rung_sizes
+
+if TYPE_CHECKING:
+    from .spec import TaskSpec
+    from .trainer import Split
+
+PRESETS = {"light": 1, "medium": 2, "heavy": 4}
+
+
+@dataclass(frozen=True)
+class Plan:
+    budget: int  # LM calls the search may make (evaluations and instruction proposals, cached or not)
+    pool: int  # validation examples a prompt is scored on (all but its own shots)
+    train: int  # labelled examples shots are drawn from
+    held_out: bool  # the pool is a separate validation file
+    modes: int  # answer formats tried (schema and prompt-stated, with `structured: auto`)
+    minibatch: int  # examples every new candidate is screened on
+    candidates_per_step: int  # screened per step: shot sets x modes, plus instruction proposals
+    proposals_per_step: int  # calls to the optimizer model per step, while it writes usable instructions
+    rungs: tuple[int, ...]  # cumulative examples per racing rung, the last being the whole pool
+    steps: int  # expected steps (the race decides how many calls each one takes)
+
+    @property
+    def steps_per_pass(self) -> int:
+        """Steps whose minibatches cover the pool once (`epochs` counts these passes)."""
+        return max(1, math.ceil(self.pool / self.minibatch))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        """One line, printed before the first call: what the budget buys."""
+        races = ", ".join(str(size) for size in self.rungs[1:]) or "no more"
+        pool = f"{self.pool} validation examples" + (" (--val)" if self.held_out else "")
+        return (f"plan: {self.budget} LM calls over a pool of {pool}; each step screens up to "
+                f"{self.candidates_per_step} candidates on {self.minibatch} examples and races the best on {races}; "
+                f"about {self.steps} steps")
+
+
+def budget_calls(spec: TaskSpec, pool: int, modes: int) -> int:
+    budget = spec.optimizer.budget
+    return budget if isinstance(budget, int) else pool * (1 + PRESETS[budget] * modes)
+
+
+def make_plan(spec: TaskSpec, split: Split, modes: int) -> Plan:
+    settings = spec.optimizer
+    pool = len(split.validation)
+    minibatch = max(1, min(settings.batch_size, pool))
+    budget = budget_calls(spec, pool, modes)
+    per_step = settings.shot_sets * modes + settings.candidates
+    # A typical step: the shot sets screened on the minibatch, the proposals asked for (proposed instructions
+    # that cannot be parsed cost no screening), and a race of two minibatches' worth; the final choice's
+    # re-scoring on the whole pool is paid once.
+    typical = minibatch * settings.shot_sets * modes + settings.candidates + 2 * minibatch
+    steps = max(1, round((budget - pool) / typical)) if budget > pool + minibatch else 0
+    if settings.epochs is not None:
+        steps = min(steps, settings.epochs * max(1, math.ceil(pool / minibatch)))
+    return Plan(
+        budget=budget,
+        pool=pool,
+        train=len(split.train),
+        held_out=split.held_out,
+        modes=modes,
+        minibatch=minibatch,
+        candidates_per_step=per_step,
+        proposals_per_step=settings.candidates,
+        rungs=tuple(rung_sizes(minibatch, pool)),
+        steps=steps,
+    )
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a run will consume, before it starts: calls from the plan, tokens by rendering typical prompts."""
+
+    calls: int
+    evaluation_calls: int
+    proposal_calls: int
+    prompt_tokens: int
+    completion_tokens: int  # at most: every answer at the model's max_tokens
+    cost: float | None  # None: litellm has no price for the model (local and unmapped models)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def estimate(
+    plan: Plan,
+    spec: TaskSpec,
+    typical_call: list[dict[str, str]],
+    proposal_call: list[dict[str, str]],
+    proposal_tokens: int,
+) -> Estimate:
+    """Tokens of a typical evaluation (the seed instructions with `k` shots and one input) and of a typical
+    proposal request, times the calls the plan expects; priced with litellm's map where the model has prices."""
+    import litellm
+
+    proposals = min(plan.proposals_per_step * plan.steps, plan.budget // 4)
+    evaluations = plan.budget - proposals
+    per_call = litellm.token_counter(model=spec.model.name, messages=typical_call)
+    per_proposal = litellm.token_counter(model=spec.proposer.name, messages=proposal_call) if proposals else 0
+    answer_tokens = spec.model.max_tokens or 256
+    proposal_tokens = spec.proposer.max_tokens or proposal_tokens
+    cost: float | None = 0.0
+    for model, prompt, completion in (
+        (spec.model.name, evaluations * per_call, evaluations * answer_tokens),
+        (spec.proposer.name, proposals * per_proposal, proposals * proposal_tokens),
+    ):
+        if not prompt:
+            continue
+        try:
+            cost = (cost or 0.0) + sum(litellm.cost_per_token(model=model, prompt_tokens=prompt, completion_tokens=completion))
+        except Exception:  # noqa: BLE001 - litellm raises various errors for models without a price
+            if not model.startswith("local/"):
+                cost = None
+                break
+    return Estimate(
+        calls=plan.budget,
+        evaluation_calls=evaluations,
+        proposal_calls=proposals,
+        prompt_tokens=evaluations * per_call + proposals * per_proposal,
+        completion_tokens=evaluations * answer_tokens + proposals * proposal_tokens,
+        cost=cost,
+    )

@@ -1,0 +1,47 @@
+"""The racing search end to end on the toy provider: it keeps within its budget, re-scores its choice on the
+whole pool, and keeps the seed prompt when nothing beats it in a paired test."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from opro_cli.artifact import load_artifact
+from opro_cli.cli import app
+from toy_task import write_toy_task
+
+
+def optimize(task, *extra: str) -> None:
+    args = ["optimize", task.spec, "--data", task.train, "-o", task.artifact, "--no-cache", "-q", *extra]
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+
+
+def test_the_search_spends_its_budget_and_rescores_its_choice_on_the_whole_pool(tmp_path, toy_provider):
+    task = write_toy_task(tmp_path, train_size=40, optimizer={"validation_size": "all", "budget": 150, "k": 2})
+    optimize(task)
+    artifact = load_artifact(task.artifact)
+    scores = artifact.scores
+    assert scores.budget == 150 and 150 - 8 < scores.spent <= 150  # leftover: less than one minibatch
+    assert artifact.run.usage["calls"] == scores.spent  # a cold cache: every evaluation is one call
+    assert scores.best_examples == 40 - len(artifact.shots)  # the whole pool but its own shots
+    assert scores.best_validation == 1.0 and scores.seed_validation == 0.0  # two shots: the toy model is perfect
+    low, high = scores.best_ci95
+    assert 0.9 < low < 1.0 == high
+    assert scores.best_vs_seed.best_only > 0 and scores.best_vs_seed.seed_only == 0
+    assert scores.best_vs_seed.p_value < 0.01
+    assert scores.screened >= scores.promoted >= 1
+    assert sum(record.screened for record in artifact.history) == scores.screened
+    accepted = [c for record in artifact.history for c in record.candidates if c.accepted]
+    assert len(accepted) == 1 and accepted[0].prompt == artifact.prompt
+
+
+def test_a_seed_prompt_nothing_beats_is_kept(tmp_path, toy_provider):
+    """Asked for JSON the toy model is always right: every candidate ties with the seed, none may replace it."""
+    answer = {"type": "label", "choices": ["positive", "negative"], "structured": "always"}
+    task = write_toy_task(tmp_path, train_size=30, answer=answer, optimizer={"validation_size": "all", "budget": 120})
+    optimize(task)
+    artifact = load_artifact(task.artifact)
+    assert artifact.instructions == "Classify the sentiment of the review." and artifact.shots == []
+    assert artifact.scores.best_validation == artifact.scores.seed_validation == 1.0
+    assert artifact.scores.best_examples == 30
+    assert artifact.scores.screened > 0 and not any(c.accepted for r in artifact.history for c in r.candidates)
