@@ -86,7 +86,8 @@ def headline(rng: random.Random) -> dict[str, str]:
     return {"headline": text, "topic": topic}
 
 
-def write(name: str, make, count: int, seed: int, exclude: set[str]) -> set[str]:
+def write(name: str, make, count: int, seed: int, exclude: set[str], directory: Path = HERE) -> set[str]:
+    """`count` distinct rows from `make`, none of them in `exclude`, as `directory/name`; returns all rows seen."""
     rng, rows, seen = random.Random(seed), [], set(exclude)
     while len(rows) < count:
         row = make(rng)
@@ -94,7 +95,7 @@ def write(name: str, make, count: int, seed: int, exclude: set[str]) -> set[str]
         if key not in seen:
             seen.add(key)
             rows.append(row)
-    (HERE / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (directory / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return seen
 
 

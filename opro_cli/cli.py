@@ -300,7 +300,7 @@ def compare(
 
     job = CompareJob(a, b, data, _call_options(cache, cache_dir, concurrency, retries), model)
     started = time.perf_counter()
-    progress = Progress(phase="comparing", step=0, total_steps=0, epoch=0)
+    progress = Progress(phase="comparing", step=0, total_steps=0, epoch=0, total=job.total)
     with Display(out, job.lm.usage, f"comparing {a.name} and {b.name}", quiet or json_summary) as display:
         display.update(progress)
 

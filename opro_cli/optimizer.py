@@ -166,10 +166,10 @@ def draw_shot_sets(
     came from correct predictions. `spares` must already exclude the examples candidates are screened on."""
     if k == 0 or count == 0:
         return [], 0
-    allowed = {_inputs_key(p.inputs) for p in spares}
-    correct = [p for p in state.predictions if p.reward >= 1.0 and _inputs_key(p.inputs) in allowed]
-    proven = {_inputs_key(p.inputs) for p in correct}
-    pool = [*correct, *(p for p in spares if _inputs_key(p.inputs) not in proven)]
+    allowed = {inputs_key(p.inputs) for p in spares}
+    correct = [p for p in state.predictions if p.reward >= 1.0 and inputs_key(p.inputs) in allowed]
+    proven = {inputs_key(p.inputs) for p in correct}
+    pool = [*correct, *(p for p in spares if inputs_key(p.inputs) not in proven)]
     base = state.best.prompt.shots
     sets, from_predictions = [], 0
     for i in range(count):
@@ -179,15 +179,15 @@ def draw_shot_sets(
             shots = tuple(Shot(inputs=p.inputs, answer=p.expected, fields=p.fields)
                           for p in _draw_balanced(pool, k, rng, preferred=proven))
         sets.append(shots)
-        from_predictions += sum(1 for shot in shots if _inputs_key(shot.inputs) in proven)
+        from_predictions += sum(1 for shot in shots if inputs_key(shot.inputs) in proven)
     return sets, from_predictions
 
 
 def _swap_one(base: tuple[Shot, ...], pool: list[Prediction], rng: random.Random) -> tuple[Shot, ...]:
     """The shots with one of them replaced by an example of the same answer (any answer when none is left)."""
     position = rng.randrange(len(base))
-    used = {_inputs_key(shot.inputs) for shot in base}
-    fresh = [p for p in pool if _inputs_key(p.inputs) not in used]
+    used = {inputs_key(shot.inputs) for shot in base}
+    fresh = [p for p in pool if inputs_key(p.inputs) not in used]
     same = [p for p in fresh if p.expected == base[position].answer]
     if not (same or fresh):
         return base
@@ -307,10 +307,10 @@ def _draw_balanced(
         groups.setdefault(p.expected, []).append(p)
     for members in groups.values():
         rng.shuffle(members)
-        members.sort(key=lambda p: _inputs_key(p.inputs) in preferred)  # preferred last: popped first
+        members.sort(key=lambda p: inputs_key(p.inputs) in preferred)  # preferred last: popped first
     order = sorted(groups)
     rng.shuffle(order)
-    order.sort(key=lambda answer: not any(_inputs_key(p.inputs) in preferred for p in groups[answer]))
+    order.sort(key=lambda answer: not any(inputs_key(p.inputs) in preferred for p in groups[answer]))
     drawn: list[Prediction] = []
     while len(drawn) < k and any(groups.values()):
         for answer in order:
@@ -325,7 +325,7 @@ def _best_predictions(kept: list[Prediction], batch: list[Prediction], k_best: i
     newest come first (so the pool keeps moving); one entry per input."""
     merged: dict[tuple[tuple[str, str], ...], Prediction] = {}
     for p in [*batch, *kept]:
-        merged.setdefault(_inputs_key(p.inputs), p)
+        merged.setdefault(inputs_key(p.inputs), p)
     turns: dict[tuple[float, str], int] = {}
     ranked = []
     for p in sorted(merged.values(), key=lambda p: -p.reward):
@@ -334,7 +334,8 @@ def _best_predictions(kept: list[Prediction], batch: list[Prediction], k_best: i
     return [p for *_, p in sorted(ranked, key=lambda r: r[:3])][:k_best]
 
 
-def _inputs_key(inputs: dict[str, str]) -> tuple[tuple[str, str], ...]:
+def inputs_key(inputs: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """An example's identity: its input fields (shots and predictions are matched to examples by it)."""
     return tuple(sorted(inputs.items()))
 
 

@@ -31,6 +31,7 @@ from .optimizer import (
     draw_shot_sets,
     final_choice,
     initial_state,
+    inputs_key,
     observe,
     proposals_exhausted,
     record_step,
@@ -212,8 +213,8 @@ class Trainer:
         batch_predictions = fresh
 
         # 2. Candidates: new shot sets (never from the minibatch), output modes, instruction proposals.
-        taken = {_key(self.split.validation[i].inputs) for i in batch}
-        spares = [_labelled(e) for e in self.split.train if _key(e.inputs) not in taken]
+        taken = {inputs_key(self.split.validation[i].inputs) for i in batch}
+        spares = [_labelled(e) for e in self.split.train if inputs_key(e.inputs) not in taken]
         shot_sets, from_predictions = draw_shot_sets(state, spares, settings.shot_sets, settings.k, rng)
         exemplars = rng.sample(spares, min(settings.meta_examples, len(spares)))
         self._report("proposing instructions", state, epoch)
@@ -320,13 +321,13 @@ class Trainer:
 
     def _eligible(self, state: OptimizerState, entry: str) -> list[int]:
         """Pool examples an entry may be scored on: all but its own shots."""
-        shots = {_key(s.inputs) for s in state.entries[entry].prompt.shots}
-        return [i for i, e in enumerate(self.split.validation) if _key(e.inputs) not in shots]
+        shots = {inputs_key(s.inputs) for s in state.entries[entry].prompt.shots}
+        return [i for i, e in enumerate(self.split.validation) if inputs_key(e.inputs) not in shots]
 
     def _first(self, state: OptimizerState, order: list[int], entries: list[str], count: int) -> list[int]:
         """The first `count` examples in the step's order that none of `entries` has as a shot."""
-        shots = {_key(s.inputs) for e in entries for s in state.entries[e].prompt.shots}
-        return [i for i in order if _key(self.split.validation[i].inputs) not in shots][:count]
+        shots = {inputs_key(s.inputs) for e in entries for s in state.entries[e].prompt.shots}
+        return [i for i in order if inputs_key(self.split.validation[i].inputs) not in shots][:count]
 
     @staticmethod
     def _missing(state: OptimizerState, entry: str, indices: list[int]) -> int:
@@ -397,10 +398,6 @@ def run_id(spec: TaskSpec, data: Dataset, validation: Dataset | None, fmt: Answe
 def _labelled(example: Example) -> Prediction:
     """A labelled example in the shape shots are drawn from (no model answer: it fills in as a plain shot)."""
     return Prediction(inputs=example.inputs, expected=example.expected, raw="", answer=None, reward=0.0)
-
-
-def _key(inputs: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(inputs.items()))
 
 
 def _now() -> str:

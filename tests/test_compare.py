@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 import toy_model
 from artifact_factory import ONE_WORD, TWO_SHOTS, make_artifact
 from opro_cli.cli import app
+from opro_cli.comparison import CompareJob
+from opro_cli.jobs import CallOptions
 from toy_task import write_toy_task
 
 runner = CliRunner()
@@ -71,3 +73,10 @@ def test_identical_prompts_tie_and_share_the_cache(task, tmp_path, toy_provider)
 def test_bad_artifact_is_bad_input(task, tmp_path):
     result = compare(task, task.seed, tmp_path / "none.json", code=2)
     assert "none.json: file not found" in result.output
+
+
+def test_the_job_knows_how_many_answers_are_to_come(task):
+    job = CompareJob(task.seed, task.shots, task.test, CallOptions(cache=False))
+    done = []
+    job.run(done.append)
+    assert job.total == len(done) == 60

@@ -7,11 +7,13 @@ follow from the fragments, never from a model.
 
 from __future__ import annotations
 
-import json
 import random
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent.parent / "datasets"))
+from make_datasets import write  # noqa: E402  (the project's dataset writer: seeded, distinct rows)
 
 OPENERS = ["Hi,", "Hello team,", "Quick question:", "Hey there,", "Good morning,", "Urgent:", "", "Sorry to bother you,"]
 INTENTS = {
@@ -42,18 +44,6 @@ def message(rng: random.Random) -> dict[str, str]:
     return {"message": text[0].upper() + text[1:], "intent": intent}
 
 
-def write(name: str, count: int, seed: int, exclude: set[str]) -> set[str]:
-    rng, rows, seen = random.Random(seed), [], set(exclude)
-    while len(rows) < count:
-        row = message(rng)
-        key = json.dumps(row, sort_keys=True)
-        if key not in seen:
-            seen.add(key)
-            rows.append(row)
-    (HERE / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return seen
-
-
 if __name__ == "__main__":
-    used = write("intent_train.jsonl", 60, 11, set())
-    write("intent_test.jsonl", 120, 12, used)
+    used = write("intent_train.jsonl", message, 60, 11, set(), HERE)
+    write("intent_test.jsonl", message, 120, 12, used, HERE)
