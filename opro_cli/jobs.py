@@ -6,14 +6,13 @@ They wire spec, data, LM layer, trainer and artifact together; the CLI only pars
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import checkpoint
+from . import checkpoint, event_loop
 from .artifact import (
     Artifact,
     DataRecord,
@@ -99,7 +98,7 @@ class OptimizeJob:
         )
 
     def run(self, trainer: Trainer) -> RunResult:
-        return asyncio.run(trainer.run(resume=self.resume))
+        return event_loop.run(trainer.run(resume=self.resume))
 
     def finish(self, trainer: Trainer, result: RunResult) -> Artifact:
         """Write the best prompt so far; the checkpoint goes when the run completed, else it is brought up
@@ -247,7 +246,7 @@ def evaluate_prompt(
                 on_done(prediction)
 
     try:
-        asyncio.run(run())
+        event_loop.run(run())
     except BaseException:
         rows.close()
         raise
