@@ -52,19 +52,24 @@ def _before_any_command() -> None:
 
 
 def user_errors(command: F) -> F:
-    """Turn OproError into one line on stderr and its exit code; Ctrl-C into exit 130."""
+    """Turn OproError into one line on stderr and its exit code; Ctrl-C and SIGTERM into exit 130."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # A cancelled CI job (SIGTERM) stops as a Ctrl-C does: optimize still writes its best-so-far artifact.
+        previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if _main_thread() else None
         try:
             return command(*args, **kwargs)
         except OproError as exc:
             line = "".join(ch if ch.isprintable() else " " for ch in str(exc))  # one line, no escape codes
             err.print(f"error: {line}", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            err.print("interrupted", highlight=False)
+        except KeyboardInterrupt as exc:
+            err.print(f"interrupted: {exc}" if str(exc) else "interrupted", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper  # type: ignore[return-value]
 
@@ -155,7 +160,6 @@ def optimize(
         if not quiet:  # --quiet keeps stderr for the one line a stop prints; the summary shows budget and spend
             out.print(trainer.plan.describe(), highlight=False, soft_wrap=True)
 
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # a cancelled CI job still gets its best-so-far artifact
     try:
         with display:
             artifact = run_optimize(spec, data, output, validation=val, resume=resume, seed=seed, epochs=epochs,
@@ -163,8 +167,8 @@ def optimize(
                                     on_start=on_start)
     except (KeyboardInterrupt, ProviderError) as exc:
         if prepared and prepared[0].best_so_far() is not None:
-            stopped = "interrupted" if isinstance(exc, KeyboardInterrupt) else "provider"
-            err.print(f"stopped ({stopped}); best prompt so far written to {output}; continue with --resume", highlight=False)
+            saved = f"best prompt so far written to {output}; continue with --resume"  # one line with the stop
+            raise (KeyboardInterrupt(saved) if isinstance(exc, KeyboardInterrupt) else type(exc)(f"{exc} ({saved})")) from None
         raise
     _optimize_summary(artifact, time.perf_counter() - started, output)
 
@@ -375,8 +379,14 @@ def _print_plan(trainer: Any, as_json: bool) -> None:
 
 
 def _stop_on_sigterm(signum: int, frame: Any) -> None:
-    """Turn SIGTERM into SIGINT, which asyncio.run turns into a clean cancel of the run (as for Ctrl-C)."""
+    """Turn SIGTERM into SIGINT, which event_loop.run turns into a clean cancel of the run (as for Ctrl-C)."""
     signal.raise_signal(signal.SIGINT)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def _placeholder_usage() -> Any:

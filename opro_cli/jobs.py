@@ -6,14 +6,13 @@ They wire spec, data, LM layer, trainer and artifact together; the CLI only pars
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import checkpoint
+from . import checkpoint, event_loop
 from .artifact import (
     Artifact,
     DataRecord,
@@ -98,7 +97,7 @@ class OptimizeJob:
         )
 
     def run(self, trainer: Trainer) -> RunResult:
-        return asyncio.run(trainer.run(resume=self.resume))
+        return event_loop.run(trainer.run(resume=self.resume))
 
     def finish(self, trainer: Trainer, result: RunResult) -> Artifact:
         """Write the best prompt so far; the checkpoint goes when the run completed, else it is brought up
@@ -213,7 +212,7 @@ def evaluate_prompt(
         fmt = resolve_format(spec, target, choices)
     lm = lm or (options or CallOptions()).make_lm(spec.optimizer.concurrency)
     runner = TaskRunner(spec, target, fmt, lm)
-    predictions = asyncio.run(runner.predict(prompt, data.examples, on_done))
+    predictions = event_loop.run(runner.predict(prompt, data.examples, on_done))
     return EvalResult(mean_reward(predictions), predictions, lm.usage, target.name)
 
 

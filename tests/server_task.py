@@ -42,9 +42,13 @@ def optimize(task: ToyTask, *extra: Any, code: int = 0) -> Any:
 
 def optimize_process(task: ToyTask, *extra: Any) -> subprocess.Popen[str]:
     """`opro optimize` as a child process (python -m opro_cli.cli), with this environment."""
-    args = [sys.executable, "-m", "opro_cli.cli", "optimize", task.spec, "--data", task.train, "-o", task.artifact, "-q"]
+    return opro_process("optimize", task.spec, "--data", task.train, "-o", task.artifact, "-q", *extra)
+
+
+def opro_process(*args: Any) -> subprocess.Popen[str]:
+    """`opro ARGS` as a child process, with this environment: what a user's terminal shows, warnings included."""
     return subprocess.Popen(
-        [str(a) for a in [*args, *extra]],
+        [sys.executable, "-m", "opro_cli.cli", *[str(a) for a in args]],
         cwd=ROOT,
         env=dict(os.environ),
         stdout=subprocess.PIPE,

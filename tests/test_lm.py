@@ -201,19 +201,3 @@ def test_retry_after_forms():
     assert 0 < retry_after(Failure({"retry-after": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 5))})) <= 5
     assert retry_after(Failure({"retry-after": "whenever"})) is None
     assert retry_after(Failure(None)) is None
-
-
-def test_ctrl_c_races_in_socket_callbacks_are_not_reported_but_other_errors_are(fault_server, caplog):
-    server = fault_server()
-    lm = fast_lm()
-
-    async def run_and_report():
-        await lm.complete(model_of(server), REVIEW)
-        loop = asyncio.get_running_loop()
-        race = asyncio.InvalidStateError("invalid state")
-        loop.call_exception_handler({"message": "Exception in callback _sock_connect_cb", "exception": race})
-        loop.call_exception_handler({"message": "Exception in callback other", "exception": ValueError("real")})
-
-    with caplog.at_level("ERROR", logger="asyncio"):
-        asyncio.run(run_and_report())
-    assert "Exception in callback other" in caplog.text and "_sock_connect_cb" not in caplog.text

@@ -169,7 +169,6 @@ class LM:
             self._loop = loop
             self._slots = asyncio.Semaphore(self.concurrency)
             self._first_call = asyncio.Lock()
-            loop.set_exception_handler(_quiet_cancellation_races(loop.get_exception_handler()))
 
     async def _call_with_retries(self, model: ModelConfig, request: dict[str, Any]) -> Completion:
         litellm = self._litellm
@@ -229,24 +228,6 @@ class LM:
             return min(asked, self.retry.max_delay)
         ceiling = min(self.retry.max_delay, self.retry.base_delay * 2**attempt)
         return self._jitter.uniform(ceiling / 2, ceiling)
-
-
-def _quiet_cancellation_races(previous: Any) -> Any:
-    """An event-loop exception handler that drops one kind of noise and passes everything else on.
-
-    On Ctrl-C, `asyncio.run` cancels the run from inside the signal handler; that can land in a socket
-    callback between its "is the future done?" check and its `set_result`, and asyncio then prints an
-    InvalidStateError traceback about a request nobody waits for any more."""
-
-    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if isinstance(context.get("exception"), asyncio.InvalidStateError):
-            return
-        if previous is not None:
-            previous(loop, context)
-        else:
-            loop.default_exception_handler(context)
-
-    return handle
 
 
 def _import_litellm() -> Any:

@@ -1,0 +1,72 @@
+"""Every way a run stops early ends with one line on stderr and the documented exit code, nothing else: no
+traceback, no asyncio log, no "coroutine was never awaited" warning. Run as real child processes, because
+those only show on a real process's stderr (see opro_cli/event_loop.py for where they came from)."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import time
+
+import pytest
+
+from server_task import opro_process, optimize, optimize_process, use_server_env, write_server_task
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch):
+    use_server_env(monkeypatch)
+
+
+def finish(child, timeout: float = 60) -> tuple[int, str]:
+    _, stderr = child.communicate(timeout=timeout)
+    return child.returncode, stderr
+
+
+def test_outage_with_calls_in_flight_is_one_error_line_and_exit_3(tmp_path, fault_server):
+    server = fault_server(latency=0.02)
+    task = write_server_task(tmp_path, server)
+    server.queue(["ok"] * 12 + ["503"] * 200)  # the seed prompt is scored, then every call fails
+    code, stderr = finish(optimize_process(task, "--no-cache", "-j", "4", "--retries", "1"))
+    assert code == 3, stderr
+    assert re.fullmatch(
+        r"error: openai/toy: still failing after 2 attempts: ServiceUnavailableError \(HTTP 503\)[^\n]*"
+        rf" \(best prompt so far written to {re.escape(str(task.artifact))}; continue with --resume\)\n",
+        stderr,
+    ), stderr
+
+
+def test_unreachable_endpoint_is_one_error_line_and_exit_3(tmp_path):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    task = write_server_task(tmp_path, type("Gone", (), {"url": f"http://127.0.0.1:{port}/v1"})())
+    code, stderr = finish(optimize_process(task, "--no-cache", "-j", "4", "--retries", "1"))
+    assert code == 3, stderr
+    assert re.fullmatch(r"error: openai/toy: still failing after 2 attempts: [^\n]*Connection error\.\n", stderr), stderr
+
+
+def test_budget_stop_with_calls_in_flight_is_one_note_and_exit_0(tmp_path, fault_server):
+    server = fault_server(latency=0.02)
+    task = write_server_task(tmp_path, server)
+    code, stderr = finish(optimize_process(task, "--no-cache", "-j", "6", "--max-calls", "40"))
+    assert code == 0, stderr
+    assert stderr == "note: call budget of 40 reached\n"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_during_eval_is_one_line_and_exit_130(tmp_path, fault_server, signum):
+    server = fault_server()
+    task = write_server_task(tmp_path, server)
+    optimize(task, "--no-cache")
+    server.latency = 0.2  # slow answers: the signal comes with calls in flight
+    server.reset_counters()
+    child = opro_process("eval", task.artifact, "--data", task.test, "--no-cache", "-q", "-j", "4")
+    deadline = time.monotonic() + 30
+    while server.requests < 4:
+        assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+        time.sleep(0.01)
+    child.send_signal(signum)
+    code, stderr = finish(child)
+    assert (code, stderr) == (130, "interrupted\n")
