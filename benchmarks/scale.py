@@ -319,7 +319,7 @@ def main() -> None:
     queue: Any = multiprocessing.Queue()
     rpm_run = None
     if not args.quick:  # started before litellm is imported here: a fork is then a clean copy
-        rpm_run = multiprocessing.Process(target=rpm_limit, args=(work, 20, 60, queue), daemon=True)
+        rpm_run = multiprocessing.Process(target=rpm_limit, args=(work, 20, 60, queue))  # starts servers: not a daemon
         rpm_run.start()
     import litellm  # noqa: F401 - imported once, before any timing
 
