@@ -5,7 +5,14 @@ import os
 # Before anything imports litellm: never fetch the remote price map (tests run offline).
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
+import signal
+
 import pytest
+
+# A test run started in the background of a non-interactive shell (a CI runner's, `cmd &`) inherits SIGINT
+# ignored, and so would every `opro` process it starts; the Ctrl-C tests need it delivered, as in a terminal.
+# A signal with a handler is reset to its default in a child at exec; an ignored one would stay ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
