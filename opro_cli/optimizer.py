@@ -156,10 +156,11 @@ def draw_shot_sets(
     count: int,
     k: int,
     rng: random.Random,
+    leader: str | None = None,
 ) -> tuple[list[tuple[Shot, ...]], int]:
-    """`count` shot sets of `k`. Every other set, once the incumbent has shots, is the incumbent's with one shot
-    swapped for another of the same answer: a small change whose answers mostly agree with the incumbent's, so a
-    paired test can tell a small gain apart from noise. The others are fresh draws, each spread over the distinct
+    """`count` shot sets of `k`. Every other set, once the leader (default: the incumbent) has shots, is the
+    leader's with one shot swapped for another of the same answer: a local step around the best prompt so far,
+    whose answers mostly agree with it, so a paired test can tell a small gain apart from noise. The others are fresh draws, each spread over the distinct
     answers (shots that all say "world" teach a small model to say "world"); for each answer a correct prediction
     comes first (it carries the model's own extra fields, e.g. its reasoning), else a labelled example from
     `spares`, so a prompt that gets nothing right can still learn the format. Returns the sets and how many shots
@@ -170,7 +171,7 @@ def draw_shot_sets(
     correct = [p for p in state.predictions if p.reward >= 1.0 and inputs_key(p.inputs) in allowed]
     proven = {inputs_key(p.inputs) for p in correct}
     pool = [*correct, *(p for p in spares if inputs_key(p.inputs) not in proven)]
-    base = state.best.prompt.shots
+    base = state.entries[leader or state.best_id].prompt.shots
     sets, from_predictions = [], 0
     for i in range(count):
         if i % 2 and len(base) == k:
@@ -200,11 +201,13 @@ def add_entries(
     shot_sets: list[tuple[Shot, ...]],
     proposals: list[str | None],
     modes: tuple[bool, ...],
+    leader: str | None = None,
 ) -> tuple[OptimizerState, list[str]]:
-    """The step's candidates, new ones only: the incumbent's instructions with each shot set in every output
-    mode, the seed prompt in the modes not tried yet, and each unseen proposal with the incumbent's shots."""
+    """The step's candidates, new ones only: the leader's (default: the incumbent's) instructions with each shot
+    set in every output mode, the seed prompt in the modes not tried yet, and each unseen proposal with the
+    leader's shots."""
     step = state.step + 1
-    best = state.best
+    best = state.entries[leader or state.best_id]
     fresh: list[Entry] = []
     for mode in modes:
         if mode != state.seed.structured:

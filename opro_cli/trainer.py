@@ -40,7 +40,7 @@ from .optimizer import (
 )
 from .plan import Estimate, Plan, estimate, make_plan
 from .prompt import Prompt, Shot, render_messages
-from .racing import acceptance_level, leaders, paired, rung_sizes, survivors
+from .racing import acceptance_level, paired, promotion, standing
 from .spec import TaskSpec
 
 DEFAULT_PROPOSAL_TOKENS = 300
@@ -195,42 +195,43 @@ class Trainer:
         settings, plan = self.spec.optimizer, self.plan
         number = state.step + 1
         rng = step_rng(settings.seed, number)
-        pool_size = len(self.split.validation)
-        start = ((number - 1) * plan.minibatch) % pool_size
-        order = [(start + j) % pool_size for j in range(pool_size)]
         epoch = (number - 1) // plan.steps_per_pass
 
-        # 1. The incumbent answers the step's minibatch: the reference every candidate is paired with.
+        # 1. The incumbent answers the screening minibatch (the first examples of the run's one order, which
+        #    every prompt is screened on); with a held-out pool it also answers training examples, whose correct
+        #    answers become shots.
         self._report("running the minibatch", state, epoch, total=plan.minibatch)
         incumbent = state.best_id
-        batch = self._first(state, order, [incumbent], plan.minibatch)
-        state, fresh = await self._evaluate(state, incumbent, batch)
+        state, fresh = await self._evaluate(state, incumbent, self._first(state, [incumbent], plan.minibatch))
         if self.split.held_out:
-            train_batch = self._train_batch(number)
-            predictions = await self.runner.predict(state.best.prompt, train_batch, self._tick, state.best.structured)
+            predictions = await self.runner.predict(state.best.prompt, self._train_batch(number), self._tick,
+                                                    state.best.structured)
             state = observe(state.model_copy(update={"spent": state.spent + len(predictions)}), predictions, settings.k_best)
             fresh = predictions
-        batch_predictions = fresh
 
-        # 2. Candidates: new shot sets (never from the minibatch), output modes, instruction proposals.
-        taken = {inputs_key(self.split.validation[i].inputs) for i in batch}
-        spares = [_labelled(e) for e in self.split.train if inputs_key(e.inputs) not in taken]
-        shot_sets, from_predictions = draw_shot_sets(state, spares, settings.shot_sets, settings.k, rng)
+        # 2. Candidates around the leader: new shot sets (never from the screening minibatch), output modes,
+        #    instruction proposals.
+        leader = self._standing(state)[0]
+        screening = {inputs_key(e.inputs) for e in self.split.validation[: plan.minibatch]}
+        spares = [_labelled(e) for e in self.split.train if inputs_key(e.inputs) not in screening]
+        shot_sets, from_predictions = draw_shot_sets(state, spares, settings.shot_sets, settings.k, rng, leader)
         exemplars = rng.sample(spares, min(settings.meta_examples, len(spares)))
         self._report("proposing instructions", state, epoch)
         proposals = await self._propose(state, exemplars)
         state = state.model_copy(update={"spent": state.spent + len(proposals)})
-        state, candidates = add_entries(state, shot_sets, proposals, self.modes)
-        affordable = max(0, plan.budget - state.spent - self._reserve(state)) // max(1, len(batch))
+        state, candidates = add_entries(state, shot_sets, proposals, self.modes, leader)
+        affordable = max(0, plan.budget - state.spent - self._reserve(state)) // max(1, plan.minibatch)
         candidates = candidates[:affordable]
 
-        # 3. Race them against the incumbent.
-        state, promoted, winner = await self._race(state, candidates, order, epoch)
-        if winner is not None:
-            state = accept(state, winner)
-        batch_rewards = [state.entries[incumbent].rewards[i] for i in batch]
-        reference = batch_predictions or [
-            Prediction(inputs={}, expected="", raw="", answer="", reward=r) for r in batch_rewards
+        # 3. Screen them, then score further whoever successive halving promotes.
+        self._report(f"screening {len(candidates)} candidates", state, epoch, total=len(candidates) * plan.minibatch)
+        for c in candidates:  # one prompt at a time: calls sharing a prefix run back to back (prefix caches)
+            state, _ = await self._evaluate(state, c, self._first(state, [c], plan.minibatch))
+        state, promoted, accepted = await self._promote(state, epoch)
+        batch = self._first(state, [incumbent], plan.minibatch)
+        reference = fresh or [
+            Prediction(inputs={}, expected="", raw="", answer="", reward=state.entries[incumbent].rewards[i])
+            for i in batch if i in state.entries[incumbent].rewards
         ]
         return record_step(
             state,
@@ -238,62 +239,58 @@ class Trainer:
             batch=reference,
             candidates=candidates,
             promoted=promoted,
-            accepted=winner,
+            accepted=accepted,
             shots_from_predictions=from_predictions,
             proposals=proposals,
         )
 
-    async def _race(
-        self, state: OptimizerState, candidates: list[str], order: list[int], epoch: int
-    ) -> tuple[OptimizerState, list[str], str | None]:
-        """Successive halving, then a paired test. Every candidate is screened on the minibatch beside the
-        incumbent; those not behind it go on, and at each rung the survivors are scored on twice as many examples
-        and the better half kept. Once one is left it faces the incumbent on its examples (the incumbent is only
-        scored on what the test needs): it is accepted when it wins the paired sign test, more strictly before the
-        whole pool than on it, and more strictly against the seed prompt than against an earlier winner
-        (`racing.acceptance_level`); otherwise it races on to the next rung while it is ahead."""
-        incumbent = state.best_id
-        alive, promoted = list(candidates), []
-        rungs = rung_sizes(self.plan.minibatch, len(self.split.validation))
-        for rung, size in enumerate(rungs):
-            examples = {c: self._first(state, order, [c, incumbent], size) for c in alive}
-            # Near the end of the budget, the best survivors that it can still pay for go on (alive is in order).
-            affordable, cost = [], 0
-            for c in alive:
-                more = self._missing(state, c, examples[c])
-                if state.spent + cost + more + self._reserve(state) <= self.plan.budget:
-                    affordable.append(c)
-                    cost += more
-            alive = affordable
-            if not alive:
-                break  # nothing left, or the budget cannot pay for this rung: no candidate wins this step
-            self._report("screening candidates" if rung == 0 else f"racing {len(alive)} on {size} examples",
-                         state, epoch, total=cost)
-            # One prompt at a time (its examples run concurrently): calls sharing a prefix run back to back,
-            # which is what prefix caches (llama.cpp's KV cache, hosted prompt caches) reward.
-            for c in alive:
-                state, _ = await self._evaluate(state, c, examples[c])
-            rewards = {c: state.entries[c].rewards for c in [*alive, incumbent]}
-            if rung == 0:
-                alive = survivors(alive, rewards, incumbent, examples, first_rung=True)
-                continue
-            promoted += [c for c in alive if c not in promoted]
-            last = size == rungs[-1]
-            alive = leaders(alive, rewards, examples)[: 1 if last else None]  # on the whole pool: the best one
-            if len(alive) > 1:
-                continue
-            (challenger,) = alive
-            shared = examples[challenger]  # the incumbent's calls here come out of its reserve: always affordable
-            self._report(f"testing against the best on {len(shared)} examples", state, epoch)
-            state, _ = await self._evaluate(state, incumbent, shared)
-            result = paired(state.entries[challenger].rewards, state.entries[incumbent].rewards, shared)
-            if result.significant(acceptance_level(incumbent == state.seed_id, whole_pool=last)):
-                if state.spent + self._missing(state, challenger, self._eligible(state, challenger)) <= self.plan.budget:
-                    return state, promoted, challenger
+    async def _promote(self, state: OptimizerState, epoch: int) -> tuple[OptimizerState, list[str], str | None]:
+        """Asynchronous successive halving over every prompt of the run (`racing.promotion`): at each rung the
+        best half go on to twice as many examples, while the budget (less the final re-scoring) allows. A prompt
+        that reaches the whole pool challenges the incumbent in a paired test."""
+        promoted: list[str] = []
+        accepted = None
+        while (move := promotion(*self._race_view(state), self.plan.rungs, state.best_id)) is not None:
+            name, rung = move
+            examples = self._first(state, [name], self.plan.rungs[rung])
+            if state.spent + self._missing(state, name, examples) + self._reserve(state) > self.plan.budget:
                 break
+            self._report(f"racing on {len(examples)} examples", state, epoch, total=self._missing(state, name, examples))
+            state, _ = await self._evaluate(state, name, examples)
+            promoted += [name] if name not in promoted else []
+            if rung == len(self.plan.rungs) - 1 and name != state.best_id:
+                state, won = await self._challenge(state, name, epoch)
+                if won:
+                    state, accepted = accept(state, name), name
+        return state, promoted, accepted
+
+    async def _challenge(self, state: OptimizerState, challenger: str, epoch: int) -> tuple[OptimizerState, bool]:
+        """A paired sign test against the incumbent on the challenger's examples, more strictly against the seed
+        prompt than against an earlier winner (`racing.acceptance_level`). The incumbent is scored only on what
+        the test needs: rung by rung, a clear winner stops early, and so does a challenger that is not ahead."""
+        incumbent = state.best_id
+        shared = [i for i in self._eligible(state, challenger) if i in set(self._eligible(state, incumbent))]
+        sizes = [size for size in self.plan.rungs if size < len(shared)] + [len(shared)]
+        for n, size in enumerate(sizes):
+            last = size == len(shared)
+            if not last and all(i in state.entries[incumbent].rewards for i in shared[: sizes[n + 1]]):
+                continue  # the incumbent is already scored further: test on all of it
+            self._report(f"testing against the best on {size} examples", state, epoch)
+            state, _ = await self._evaluate(state, incumbent, shared[:size])
+            result = paired(state.entries[challenger].rewards, state.entries[incumbent].rewards, shared[:size])
+            if result.significant(acceptance_level(incumbent == state.seed_id, whole_pool=last)):
+                return state, True
             if last or result.diff <= 0:
                 break
-        return state, promoted, None
+        return state, False
+
+    def _race_view(self, state: OptimizerState) -> tuple[dict[str, dict[int, float]], dict[str, list[int]]]:
+        """Every prompt's rewards, and the pool examples it may be scored on, in the run's order."""
+        return ({name: entry.rewards for name, entry in state.entries.items()},
+                {name: self._eligible(state, name) for name in state.entries})
+
+    def _standing(self, state: OptimizerState) -> list[str]:
+        return standing(*self._race_view(state), self.plan.rungs)
 
     async def _finish(self) -> None:
         """Re-score the final choice on the whole pool, so its score and interval are over every example."""
@@ -324,10 +321,10 @@ class Trainer:
         shots = {inputs_key(s.inputs) for s in state.entries[entry].prompt.shots}
         return [i for i, e in enumerate(self.split.validation) if inputs_key(e.inputs) not in shots]
 
-    def _first(self, state: OptimizerState, order: list[int], entries: list[str], count: int) -> list[int]:
-        """The first `count` examples in the step's order that none of `entries` has as a shot."""
+    def _first(self, state: OptimizerState, entries: list[str], count: int) -> list[int]:
+        """The first `count` pool examples (in the run's one order) that none of `entries` has as a shot."""
         shots = {inputs_key(s.inputs) for e in entries for s in state.entries[e].prompt.shots}
-        return [i for i in order if inputs_key(self.split.validation[i].inputs) not in shots][:count]
+        return [i for i, e in enumerate(self.split.validation) if inputs_key(e.inputs) not in shots][:count]
 
     @staticmethod
     def _missing(state: OptimizerState, entry: str, indices: list[int]) -> int:
