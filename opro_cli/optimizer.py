@@ -258,8 +258,10 @@ def record_step(
     accepted: str | None,
     shots_from_predictions: int,
     proposals: list[str | None],
+    screened: bool = True,
 ) -> OptimizerState:
-    """Close a step: its history record, and the counters `opro report` and the summary show."""
+    """Close a step: its history record, and the counters `opro report` and the summary show. A verification
+    (`screened=False`) scores candidates screened in earlier steps: they are not counted as screened again."""
     shown = [
         Candidate(prompt=e.prompt, score=e.score, step=e.step, structured=e.structured, examples=len(e.rewards),
                   promoted=cid in promoted, accepted=cid == accepted)
@@ -276,14 +278,14 @@ def record_step(
         proposals_kept=sum(1 for p in proposals if p is not None),
         candidates=shown,
         best_score=state.best.score,
-        screened=len(candidates),
+        screened=len(candidates) if screened else 0,
         promoted=len(promoted),
     )
     return state.model_copy(
         update={
             "step": state.step + 1,
             "history": [*state.history, record],
-            "screened": state.screened + len(candidates),
+            "screened": state.screened + record.screened,
             "promoted": state.promoted + len(promoted),
         }
     )

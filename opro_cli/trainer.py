@@ -170,26 +170,51 @@ class Trainer:
         self.state = initial_state(Prompt(instructions=self.spec.prompt.instructions), self.modes[0])
 
     async def _train(self) -> None:
+        """Steps while the budget, less what the end needs, allows; then the leaders are verified on the whole
+        pool. A verification that replaces the seed prompt frees its reserve, which buys more steps."""
         assert self.state is not None
-        while self._can_step(self.state):
-            self.state = self.live = await self._step(self.state)
+        while True:
+            while self._can_step(self.state):
+                self.state = self.live = await self._step(self.state)
+                self.save_checkpoint()
+                self._report("step done", self.state, (self.state.step - 1) // self.plan.steps_per_pass)
+            verified = await self._verify(self.state)
+            changed = verified.spent > self.state.spent
+            self.state = self.live = verified
             self.save_checkpoint()
-            self._report("step done", self.state, (self.state.step - 1) // self.plan.steps_per_pass)
+            if not changed or not self._can_step(self.state):
+                return
 
     def _can_step(self, state: OptimizerState) -> bool:
-        """Another step needs its minibatch (and one candidate's screening) on top of what the final re-scoring
-        of the incumbent still needs; a search that keeps finding nothing new stops early."""
+        """Another step needs one candidate's screening (and its proposals) on top of what the end of the run
+        needs (`_reserve`); a search that keeps finding nothing new stops early."""
         settings, plan = self.spec.optimizer, self.plan
         if settings.epochs is not None and state.step >= settings.epochs * plan.steps_per_pass:
             return False
         if state.stalled >= 2:
             return False
-        step_cost = 2 * plan.minibatch if self.split.held_out else plan.minibatch
+        proposals = 0 if proposals_exhausted(state.history, settings.proposal_patience) else settings.candidates
+        step_cost = (2 if self.split.held_out else 1) * plan.minibatch + proposals
         return state.spent + self._reserve(state) + step_cost <= plan.budget
 
     def _reserve(self, state: OptimizerState) -> int:
-        """Evaluations the final re-scoring of the incumbent on the whole pool still needs."""
-        return len(self._eligible(state, state.best_id)) - len(state.best.rewards)
+        """Evaluations the end of the run still needs: the leader scored on the whole pool to challenge the
+        incumbent, and the incumbent's own completion (for that paired test, or its final re-scoring)."""
+        leader = self._challenger(state)
+        return self._completion(state, state.best_id) + (self._completion(state, leader) if leader else 0)
+
+    def _completion(self, state: OptimizerState, entry: str) -> int:
+        """Evaluations an entry still needs to be scored on the whole pool (all but its own shots)."""
+        return self._missing(state, entry, self._eligible(state, entry))
+
+    def _challenger(self, state: OptimizerState, passed: frozenset[str] = frozenset()) -> str | None:
+        """The best prompt, by the race's standing, that is not behind the incumbent on the examples both were
+        scored on: the next to be scored on the whole pool. None: no prompt could replace the incumbent."""
+        incumbent = state.entries[state.best_id].rewards
+        for name in self._standing(state):
+            if name != state.best_id and name not in passed and paired(state.entries[name].rewards, incumbent).diff > 0:
+                return name
+        return None
 
     async def _step(self, state: OptimizerState) -> OptimizerState:
         settings, plan = self.spec.optimizer, self.plan
@@ -227,7 +252,7 @@ class Trainer:
         self._report(f"screening {len(candidates)} candidates", state, epoch, total=len(candidates) * plan.minibatch)
         for c in candidates:  # one prompt at a time: calls sharing a prefix run back to back (prefix caches)
             state, _ = await self._evaluate(state, c, self._first(state, [c], plan.minibatch))
-        state, promoted, accepted = await self._promote(state, epoch)
+        state, promoted = await self._promote(state, epoch)
         batch = self._first(state, [incumbent], plan.minibatch)
         reference = fresh or [
             Prediction(inputs={}, expected="", raw="", answer="", reward=state.entries[incumbent].rewards[i])
@@ -239,18 +264,17 @@ class Trainer:
             batch=reference,
             candidates=candidates,
             promoted=promoted,
-            accepted=accepted,
+            accepted=None,
             shots_from_predictions=from_predictions,
             proposals=proposals,
         )
 
-    async def _promote(self, state: OptimizerState, epoch: int) -> tuple[OptimizerState, list[str], str | None]:
+    async def _promote(self, state: OptimizerState, epoch: int) -> tuple[OptimizerState, list[str]]:
         """Asynchronous successive halving over every prompt of the run (`racing.promotion`): at each rung the
-        best half go on to twice as many examples, while the budget (less the final re-scoring) allows. A prompt
-        that reaches the whole pool challenges the incumbent in a paired test."""
+        best half go on to twice as many examples, while the budget (less what the end of the run needs)
+        allows. The last rung, the whole pool, is left to the end (`_verify`): it goes to the best of them all."""
         promoted: list[str] = []
-        accepted = None
-        while (move := promotion(*self._race_view(state), self.plan.rungs, state.best_id)) is not None:
+        while (move := promotion(*self._race_view(state), self.plan.rungs[:-1], state.best_id)) is not None:
             name, rung = move
             examples = self._first(state, [name], self.plan.rungs[rung])
             if state.spent + self._missing(state, name, examples) + self._reserve(state) > self.plan.budget:
@@ -258,11 +282,34 @@ class Trainer:
             self._report(f"racing on {len(examples)} examples", state, epoch, total=self._missing(state, name, examples))
             state, _ = await self._evaluate(state, name, examples)
             promoted += [name] if name not in promoted else []
-            if rung == len(self.plan.rungs) - 1 and name != state.best_id:
-                state, won = await self._challenge(state, name, epoch)
-                if won:
-                    state, accepted = accept(state, name), name
-        return state, promoted, accepted
+        return state, promoted
+
+    async def _verify(self, state: OptimizerState) -> OptimizerState:
+        """The leaders, best first, scored on the whole pool and tested against the incumbent, while the budget
+        (less the incumbent's own completion) allows: a winner becomes the incumbent, the next one must beat it.
+        Recorded as a step of its own, whose candidates are the verified prompts."""
+        passed: set[str] = set()
+        verified, winner, epoch = [], None, (max(state.step, 1) - 1) // self.plan.steps_per_pass
+        before = {c.key() for record in state.history for c in record.candidates if c.promoted}
+        incumbent = state.best_id
+        while (challenger := self._challenger(state, frozenset(passed))) is not None:
+            passed.add(challenger)
+            if state.spent + self._completion(state, challenger) + self._completion(state, state.best_id) > self.plan.budget:
+                continue
+            self._report("scoring the leader on the whole pool", state, epoch, total=self._completion(state, challenger))
+            state, _ = await self._evaluate(state, challenger, self._eligible(state, challenger))
+            state, won = await self._challenge(state, challenger, epoch)
+            verified.append(challenger)
+            if won:
+                state, winner = accept(state, challenger), challenger
+        if not verified:
+            return state
+        batch = [Prediction(inputs={}, expected="", raw="", answer="", reward=state.entries[incumbent].rewards[i])
+                 for i in self._first(state, [incumbent], self.plan.minibatch) if i in state.entries[incumbent].rewards]
+        newly = [name for name in verified
+                 if (*state.entries[name].prompt.key(), state.entries[name].structured) not in before]
+        return record_step(state, epoch=epoch, batch=batch, candidates=verified, promoted=newly, accepted=winner,
+                           shots_from_predictions=0, proposals=[], screened=False)
 
     async def _challenge(self, state: OptimizerState, challenger: str, epoch: int) -> tuple[OptimizerState, bool]:
         """A paired sign test against the incumbent on the challenger's examples, more strictly against the seed
@@ -296,7 +343,7 @@ class Trainer:
         """Re-score the final choice on the whole pool, so its score and interval are over every example."""
         assert self.state is not None
         state = final_choice(self.state)
-        self._report("scoring the best prompt on the whole pool", state, 0, total=self._reserve(state))
+        self._report("scoring the best prompt on the whole pool", state, 0, total=self._completion(state, state.best_id))
         state, _ = await self._evaluate(state, state.best_id, self._eligible(state, state.best_id))
         self.state = state
         self.save_checkpoint()
