@@ -281,12 +281,13 @@ def record_step(
         screened=len(candidates) if screened else 0,
         promoted=len(promoted),
     )
+    history = [*state.history, record]
     return state.model_copy(
         update={
             "step": state.step + 1,
-            "history": [*state.history, record],
+            "history": history,
             "screened": state.screened + record.screened,
-            "promoted": state.promoted + len(promoted),
+            "promoted": len({c.key() for r in history for c in r.candidates if c.promoted}),
         }
     )
 

@@ -199,9 +199,18 @@ class Trainer:
 
     def _reserve(self, state: OptimizerState) -> int:
         """Evaluations the end of the run still needs: the leader scored on the whole pool to challenge the
-        incumbent, and the incumbent's own completion (for that paired test, or its final re-scoring)."""
+        incumbent, and the incumbent's own completion (for that paired test, or its final re-scoring), unless
+        the leader already beats it clearly on the examples both were scored on."""
         leader = self._challenger(state)
-        return self._completion(state, state.best_id) + (self._completion(state, leader) if leader else 0)
+        if leader is None:
+            return self._completion(state, state.best_id)
+        if self._beats_incumbent(state, leader):
+            return self._completion(state, leader)
+        return self._completion(state, leader) + self._completion(state, state.best_id)
+
+    def _beats_incumbent(self, state: OptimizerState, name: str) -> bool:
+        result = paired(state.entries[name].rewards, state.best.rewards)
+        return result.significant(acceptance_level(state.best_id == state.seed_id, whole_pool=False))
 
     def _completion(self, state: OptimizerState, entry: str) -> int:
         """Evaluations an entry still needs to be scored on the whole pool (all but its own shots)."""
@@ -277,10 +286,15 @@ class Trainer:
         while (move := promotion(*self._race_view(state), self.plan.rungs[:-1], state.best_id)) is not None:
             name, rung = move
             examples = self._first(state, [name], self.plan.rungs[rung])
-            if state.spent + self._missing(state, name, examples) + self._reserve(state) > self.plan.budget:
+            # The incumbent is scored beside it, so the race compares the two on the same examples, until a
+            # challenger beats it clearly (its own completion is reserved anyway).
+            beside = [] if self._beats_incumbent(state, name) else [i for i in examples if i in self._eligible(state, state.best_id)]
+            cost = self._missing(state, name, examples) + self._missing(state, state.best_id, beside)
+            if state.spent + cost + self._reserve(state) > self.plan.budget:
                 break
-            self._report(f"racing on {len(examples)} examples", state, epoch, total=self._missing(state, name, examples))
+            self._report(f"racing on {len(examples)} examples", state, epoch, total=cost)
             state, _ = await self._evaluate(state, name, examples)
+            state, _ = await self._evaluate(state, state.best_id, beside)
             promoted += [name] if name not in promoted else []
         return state, promoted
 
@@ -290,11 +304,11 @@ class Trainer:
         Recorded as a step of its own, whose candidates are the verified prompts."""
         passed: set[str] = set()
         verified, winner, epoch = [], None, (max(state.step, 1) - 1) // self.plan.steps_per_pass
-        before = {c.key() for record in state.history for c in record.candidates if c.promoted}
         incumbent = state.best_id
         while (challenger := self._challenger(state, frozenset(passed))) is not None:
             passed.add(challenger)
-            if state.spent + self._completion(state, challenger) + self._completion(state, state.best_id) > self.plan.budget:
+            beside = 0 if self._beats_incumbent(state, challenger) else self._completion(state, state.best_id)
+            if state.spent + self._completion(state, challenger) + beside > self.plan.budget:
                 continue
             self._report("scoring the leader on the whole pool", state, epoch, total=self._completion(state, challenger))
             state, _ = await self._evaluate(state, challenger, self._eligible(state, challenger))
@@ -306,9 +320,7 @@ class Trainer:
             return state
         batch = [Prediction(inputs={}, expected="", raw="", answer="", reward=state.entries[incumbent].rewards[i])
                  for i in self._first(state, [incumbent], self.plan.minibatch) if i in state.entries[incumbent].rewards]
-        newly = [name for name in verified
-                 if (*state.entries[name].prompt.key(), state.entries[name].structured) not in before]
-        return record_step(state, epoch=epoch, batch=batch, candidates=verified, promoted=newly, accepted=winner,
+        return record_step(state, epoch=epoch, batch=batch, candidates=verified, promoted=verified, accepted=winner,
                            shots_from_predictions=0, proposals=[], screened=False)
 
     async def _challenge(self, state: OptimizerState, challenger: str, epoch: int) -> tuple[OptimizerState, bool]:
@@ -316,6 +328,8 @@ class Trainer:
         prompt than against an earlier winner (`racing.acceptance_level`). The incumbent is scored only on what
         the test needs: rung by rung, a clear winner stops early, and so does a challenger that is not ahead."""
         incumbent = state.best_id
+        if self._beats_incumbent(state, challenger):  # on what both were scored on already
+            return state, True
         shared = [i for i in self._eligible(state, challenger) if i in set(self._eligible(state, incumbent))]
         sizes = [size for size in self.plan.rungs if size < len(shared)] + [len(shared)]
         for n, size in enumerate(sizes):
