@@ -44,11 +44,16 @@ class Plan:
 
     def describe(self) -> str:
         """One line, printed before the first call: what the budget buys."""
-        races = ", ".join(str(size) for size in self.rungs[1:]) or "no more"
         pool = f"{self.pool} validation examples" + (" (--val)" if self.held_out else "")
         return (f"plan: {self.budget} LM calls over a pool of {pool}; each step screens up to "
-                f"{self.candidates_per_step} candidates on {self.minibatch} examples and races the best on {races}; "
+                f"{self.candidates_per_step} candidates on {self.minibatch} examples, {self.race()}; "
                 f"about {self.steps} steps")
+
+    def race(self) -> str:
+        """How the screened candidates earn more calls (successive halving, then the end-of-run verification)."""
+        halving = ", ".join(str(size) for size in self.rungs[1:-1])
+        return (f"the best half go on to {halving}, and the leaders to all {self.rungs[-1]}" if halving
+                else f"the leaders go on to all {self.rungs[-1]}" if len(self.rungs) > 1 else "no racing")
 
 
 def budget_calls(spec: TaskSpec, pool: int, modes: int) -> int:
@@ -63,9 +68,12 @@ def make_plan(spec: TaskSpec, split: Split, modes: int) -> Plan:
     budget = budget_calls(spec, pool, modes)
     per_step = settings.shot_sets * modes + settings.candidates
     # A typical step: the shot sets screened on the minibatch, the proposals asked for (proposed instructions
-    # that cannot be parsed cost no screening), and a race of two minibatches' worth; the final choice's
-    # re-scoring on the whole pool is paid once.
-    typical = minibatch * settings.shot_sets * modes + settings.candidates + 2 * minibatch
+    # that cannot be parsed cost no screening), and the promotions: at each rung between the first and the last,
+    # half the candidates score half a minibatch more each on average. The leaders' verification on the whole
+    # pool is paid once, at the end.
+    screened = settings.shot_sets * modes
+    halving = max(0, len(rung_sizes(minibatch, pool)) - 2)
+    typical = minibatch * screened + settings.candidates + minibatch * screened * halving // 2
     steps = max(1, round((budget - pool) / typical)) if budget > pool + minibatch else 0
     if settings.epochs is not None:
         steps = min(steps, settings.epochs * max(1, math.ceil(pool / minibatch)))
