@@ -255,6 +255,11 @@ class Trainer:
                                                     state.best.structured)
             state = observe(state.model_copy(update={"spent": state.spent + len(predictions)}), predictions, settings.k_best)
             fresh = predictions
+        elif state.best.score > 0 and self._proven(state) < settings.k:
+            # Shots come from correct answers first (examples the model already gets right teach it best), and
+            # the screening minibatch never gives one: the incumbent answers the next examples of the order too
+            # (which its paired tests need anyway).
+            state, _ = await self._evaluate(state, incumbent, self._first(state, [incumbent], 2 * plan.minibatch))
 
         # 2. Candidates around the leader: new shot sets (never from the screening minibatch), output modes,
         #    instruction proposals.
@@ -357,6 +362,11 @@ class Trainer:
             if last or result.diff <= 0:
                 break
         return state, False
+
+    def _proven(self, state: OptimizerState) -> int:
+        """Correct answers in the shot pool that are not screening examples: the shots drawn first."""
+        screening = {inputs_key(e.inputs) for e in self.split.validation[: self.plan.minibatch]}
+        return sum(1 for p in state.predictions if p.reward >= 1.0 and inputs_key(p.inputs) not in screening)
 
     def _race_view(self, state: OptimizerState) -> tuple[dict[str, dict[int, float]], dict[str, list[int]]]:
         """Every prompt's rewards, and the pool examples it may be scored on, in the run's order."""
