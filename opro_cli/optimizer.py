@@ -20,7 +20,7 @@ import random
 from pydantic import BaseModel, ConfigDict, Field
 
 from .prompt import Prompt, Shot
-from .racing import ALPHA, paired, wilson_interval
+from .racing import ALPHA, EARLY_ALPHA, paired, sign_test, wilson_interval
 
 class Prediction(BaseModel):
     """One example run through a prompt: what came back, what it was read as, and its own reward."""
@@ -230,6 +230,28 @@ def add_entries(
             ids.append(entry.id)
     stalled = 0 if ids else state.stalled + 1
     return state.model_copy(update={"entries": entries, "seen_instructions": seen, "stalled": stalled}), ids
+
+
+def live_modes(state: OptimizerState, modes: tuple[bool, ...], alpha: float = EARLY_ALPHA) -> tuple[bool, ...]:
+    """The output modes still worth screening candidates in. Every candidate is tried in each mode, so the
+    modes are compared on pairs of the same prompt, example by example; once one mode loses that paired sign
+    test at `alpha` (pooled over every pair so far), new candidates are screened in the other only: on a given
+    model one way of asking for the answer is often plainly better, and its calls are better spent there."""
+    if len(modes) < 2:
+        return modes
+    by_prompt: dict[object, dict[bool, Entry]] = {}
+    for entry in state.entries.values():
+        by_prompt.setdefault(entry.prompt.key(), {})[entry.structured] = entry
+    wins = losses = 0  # structured over prompt-stated
+    for pair in by_prompt.values():
+        if len(pair) == 2:
+            result = paired(pair[True].rewards, pair[False].rewards)
+            wins, losses = wins + result.wins, losses + result.losses
+    if sign_test(wins, losses) < alpha:
+        return (True,)
+    if sign_test(losses, wins) < alpha:
+        return (False,)
+    return modes
 
 
 def accept(state: OptimizerState, winner: str) -> OptimizerState:

@@ -113,9 +113,10 @@ def promotion(
 
     Prompts of every step are scored along one order of the pool (`eligible[name]`: that order without the
     prompt's own shots), so they are ranked on the same examples. At each rung, highest first, the best
-    1/`eta` (rounded up) of the prompts that completed it go on, one at a time, when they are not behind the
-    incumbent on the examples both were scored on (and, past the screening rung, ahead of it): calls go to
-    prompts that could replace it. Ties keep the order of `rewards` (the older prompt first). None: nothing due.
+    1/`eta` (rounded up) of the prompts that completed it go on, one at a time; past the screening rung only
+    those ahead of the incumbent on the examples both were scored on, so calls go to prompts that could replace
+    it (on the screening minibatch alone the incumbent may just have been lucky: every prompt is screened on the
+    same few examples). Ties keep the order of `rewards` (the older prompt first). None: nothing is due.
     """
     prefixes = {name: prefix(rewards[name], eligible[name]) for name in rewards}
     reached = {name: rung_of(len(prefixes[name]), len(eligible[name]), rungs) for name in rewards}
@@ -126,8 +127,7 @@ def promotion(
         for name in ranked[: math.ceil(len(done) / eta)]:
             if name == incumbent or reached[name] != rung:
                 continue
-            versus = paired(rewards[name], rewards[incumbent], eligible[name][:size])
-            if versus.diff > 0 or (rung == 0 and versus.diff == 0):
+            if rung == 0 or paired(rewards[name], rewards[incumbent], eligible[name][:size]).diff > 0:
                 return name, rung + 1
     return None
 

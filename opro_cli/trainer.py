@@ -32,6 +32,7 @@ from .optimizer import (
     final_choice,
     initial_state,
     inputs_key,
+    live_modes,
     observe,
     proposals_exhausted,
     record_step,
@@ -271,7 +272,7 @@ class Trainer:
         self._report("proposing instructions", state, epoch)
         proposals = await self._propose(state, exemplars)
         state = state.model_copy(update={"spent": state.spent + len(proposals)})
-        state, candidates = add_entries(state, shot_sets, proposals, self.modes, leader)
+        state, candidates = add_entries(state, shot_sets, proposals, live_modes(state, self.modes), leader)
         affordable = max(0, plan.budget - state.spent - self._reserve(state)) // max(1, plan.minibatch)
         candidates = candidates[:affordable]
 
