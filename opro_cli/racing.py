@@ -113,7 +113,7 @@ def promotion(
 
     Prompts of every step are scored along one order of the pool (`eligible[name]`: that order without the
     prompt's own shots), so they are ranked on the same examples. At each rung, highest first, the best
-    1/`eta` (rounded up) of the prompts that completed it go on, one at a time; past the screening rung only
+    1/`eta` (rounded up) of the challengers that completed it go on, one at a time; past the screening rung only
     those ahead of the incumbent on the examples both were scored on, so calls go to prompts that could replace
     it (on the screening minibatch alone the incumbent may just have been lucky: every prompt is screened on the
     same few examples). Ties keep the order of `rewards` (the older prompt first). None: nothing is due.
@@ -122,10 +122,10 @@ def promotion(
     reached = {name: rung_of(len(prefixes[name]), len(eligible[name]), rungs) for name in rewards}
     for rung in reversed(range(len(rungs) - 1)):
         size = rungs[rung]
-        done = [name for name in rewards if reached[name] >= rung]
+        done = [name for name in rewards if reached[name] >= rung and name != incumbent]
         ranked = sorted(done, key=lambda name: -_mean(prefixes[name][:size]))
         for name in ranked[: math.ceil(len(done) / eta)]:
-            if name == incumbent or reached[name] != rung:
+            if reached[name] != rung:
                 continue
             if rung == 0 or paired(rewards[name], rewards[incumbent], eligible[name][:size]).diff > 0:
                 return name, rung + 1

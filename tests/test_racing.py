@@ -71,38 +71,42 @@ def test_a_prefix_stops_at_the_first_unscored_example_and_rungs_count_it():
     assert rung_of(14, 14, RUNGS) == 2  # two shots: the whole pool is 14 examples
 
 
-def test_the_best_half_of_a_rung_goes_on_when_not_behind_the_incumbent():
+def test_the_best_half_of_each_rung_goes_on_the_highest_rung_first():
     order = {name: list(range(16)) for name in ("inc", "a", "b", "c", "d")}
     rewards = {
         "inc": {i: float(i % 2) for i in range(4)},  # 2 of 4
-        "a": {0: 1.0, 1: 1.0, 2: 1.0, 3: 0.0},  # 3 of 4: ahead
-        "b": {i: float(i % 2) for i in range(4)},  # tied with the incumbent
-        "c": {i: 0.0 for i in range(4)},  # behind
+        "a": {0: 1.0, 1: 1.0, 2: 1.0, 3: 0.0},  # 3 of 4
+        "b": {i: float(i % 2) for i in range(4)},  # 2 of 4, as the incumbent
+        "c": {i: 0.0 for i in range(4)},
         "d": {0: 1.0, 1: 1.0, 2: 1.0, 3: 1.0},  # 4 of 4: the best
     }
     assert promotion(rewards, order, RUNGS, "inc") == ("d", 1)  # the best first
     rewards["d"] |= {i: 1.0 for i in range(4, 8)}
     assert promotion(rewards, order, RUNGS, "inc") == ("d", 2)  # alone on rung 1: the top half is itself
     rewards["d"] |= {i: 1.0 for i in range(8, 16)}
-    # Rung 0 has five prompts: the best three (d is done, then a; the incumbent itself never) go on.
+    # Rung 0 has four challengers (the incumbent is not one): the best two, d (done) and a, go on.
     assert promotion(rewards, order, RUNGS, "inc") == ("a", 1)
     rewards["a"] |= {4: 0.0, 5: 0.0, 6: 0.0, 7: 0.0}  # 3 of 8
-    # b, tied with the incumbent, is not in the top three of rung 0 (the incumbent, older, ranks first among
-    # equals), and on rung 1 only the better of d and a could go on: d, which is done.
+    # b is not in the top two of rung 0, and on rung 1 only the better of d and a could go on: d, which is done.
     assert promotion(rewards, order, RUNGS, "inc") is None
-    rewards["e"] = {i: 1.0 for i in range(4)}  # a new perfect screening: rung 0 has six, the top three go on
+    rewards["e"] = {i: 1.0 for i in range(4)}  # a new perfect screening: rung 0 has five, the top three go on
     order["e"] = list(range(16))
     assert promotion(rewards, order, RUNGS, "inc") == ("e", 1)
 
 
-def test_past_screening_only_a_prompt_ahead_of_the_incumbent_goes_on():
-    order = {name: list(range(16)) for name in ("inc", "tied", "ahead")}
+def test_screening_promotes_by_rank_alone_later_rungs_only_a_prompt_ahead_of_the_incumbent():
+    order = {name: list(range(16)) for name in ("inc", "low", "tied", "ahead")}
+    lucky = {i: float(i < 4) for i in range(4)} | {i: 0.0 for i in range(4, 8)}  # 4 of 4, then 0 of 4
+    rewards = {"inc": lucky, "low": {i: float(i == 0) for i in range(4)}}
+    # Screening: behind the (lucky) incumbent, but the best of the rest: it goes on.
+    assert promotion(rewards, order, RUNGS, "inc") == ("low", 1)
     rewards = {
         "inc": {i: float(i % 2) for i in range(8)},
         "tied": {i: float(i % 2) for i in range(8)},
         "ahead": {i: float(i % 2 or i == 0) for i in range(8)},
     }
     assert promotion(rewards, order, RUNGS, "inc") == ("ahead", 2)
+    rewards["tied"] = rewards.pop("tied")  # now the older of the two: first among equals on rung 1
     del rewards["ahead"]
     assert promotion(rewards, order, RUNGS, "inc") is None  # a tie on rung 1 does not go on
 
