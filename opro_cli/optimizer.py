@@ -20,7 +20,7 @@ import random
 from pydantic import BaseModel, ConfigDict, Field
 
 from .prompt import Prompt, Shot
-from .racing import ALPHA, EARLY_ALPHA, paired, sign_test, wilson_interval
+from .racing import ALPHA, paired, sign_test, wilson_interval
 
 class Prediction(BaseModel):
     """One example run through a prompt: what came back, what it was read as, and its own reward."""
@@ -232,7 +232,7 @@ def add_entries(
     return state.model_copy(update={"entries": entries, "seen_instructions": seen, "stalled": stalled}), ids
 
 
-def live_modes(state: OptimizerState, modes: tuple[bool, ...], alpha: float = EARLY_ALPHA) -> tuple[bool, ...]:
+def live_modes(state: OptimizerState, modes: tuple[bool, ...], alpha: float = ALPHA) -> tuple[bool, ...]:
     """The output modes still worth screening candidates in. Every candidate is tried in each mode, so the
     modes are compared on pairs of the same prompt, example by example; once one mode loses that paired sign
     test at `alpha` (pooled over every pair so far), new candidates are screened in the other only: on a given
