@@ -26,6 +26,9 @@ EARLY_ALPHA = 0.01  # ... or at this stricter one on a partial rung (a clear win
 # (`final_choice`) still holds the result to ALPHA.
 REFINE_ALPHA = 0.2
 EARLY_REFINE_ALPHA = 0.05
+# Successive halving keeps the best 1/ETA at each rung, which scores ETA times more examples than the last:
+# with a budget of a few full evaluations, 3 screens a quarter more candidates than 2 for the same calls.
+ETA = 3
 
 
 def acceptance_level(against_seed: bool, whole_pool: bool) -> float:
@@ -73,12 +76,12 @@ def sign_test(wins: int, losses: int) -> float:
     return sum(math.comb(n, j) for j in range(wins, n + 1)) / 2**n
 
 
-def rung_sizes(first: int, total: int) -> list[int]:
-    """Cumulative examples per rung: `first`, then doubling, the last rung being the whole pool."""
+def rung_sizes(first: int, total: int, eta: int = ETA) -> list[int]:
+    """Cumulative examples per rung: `first`, then `eta` times more at each, the last rung being the whole pool."""
     sizes, size = [], max(1, first)
     while size < total:
         sizes.append(size)
-        size *= 2
+        size *= eta
     return [*sizes, total]
 
 
@@ -107,7 +110,7 @@ def promotion(
     eligible: Mapping[str, Sequence[int]],
     rungs: Sequence[int],
     incumbent: str,
-    eta: int = 2,
+    eta: int = ETA,
 ) -> tuple[str, int] | None:
     """Asynchronous successive halving (ASHA): the next prompt to score further, and the rung it goes to.
 

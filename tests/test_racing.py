@@ -16,9 +16,10 @@ from opro_cli.racing import (
 )
 
 
-def test_rungs_double_up_to_the_whole_pool():
-    assert rung_sizes(8, 60) == [8, 16, 32, 60]
-    assert rung_sizes(8, 64) == [8, 16, 32, 64]
+def test_rungs_grow_by_eta_up_to_the_whole_pool():
+    assert rung_sizes(8, 60) == [8, 24, 60]
+    assert rung_sizes(8, 60, eta=2) == [8, 16, 32, 60]
+    assert rung_sizes(8, 64, eta=2) == [8, 16, 32, 64]
     assert rung_sizes(8, 8) == [8]
     assert rung_sizes(10, 5) == [5]
 
@@ -60,7 +61,7 @@ def test_a_loser_on_the_same_examples_is_never_significant():
     assert not paired(loser, incumbent).significant(alpha=0.99)
 
 
-RUNGS = [4, 8, 16]  # a pool of 16 examples, screened on 4
+RUNGS = [4, 8, 16]  # a pool of 16 examples, screened on 4, halved (eta 2) at each rung
 
 
 def test_a_prefix_stops_at_the_first_unscored_example_and_rungs_count_it():
@@ -80,18 +81,18 @@ def test_the_best_half_of_each_rung_goes_on_the_highest_rung_first():
         "c": {i: 0.0 for i in range(4)},
         "d": {0: 1.0, 1: 1.0, 2: 1.0, 3: 1.0},  # 4 of 4: the best
     }
-    assert promotion(rewards, order, RUNGS, "inc") == ("d", 1)  # the best first
+    assert promotion(rewards, order, RUNGS, "inc", eta=2) == ("d", 1)  # the best first
     rewards["d"] |= {i: 1.0 for i in range(4, 8)}
-    assert promotion(rewards, order, RUNGS, "inc") == ("d", 2)  # alone on rung 1: the top half is itself
+    assert promotion(rewards, order, RUNGS, "inc", eta=2) == ("d", 2)  # alone on rung 1: the top half is itself
     rewards["d"] |= {i: 1.0 for i in range(8, 16)}
     # Rung 0 has four challengers (the incumbent is not one): the best two, d (done) and a, go on.
-    assert promotion(rewards, order, RUNGS, "inc") == ("a", 1)
+    assert promotion(rewards, order, RUNGS, "inc", eta=2) == ("a", 1)
     rewards["a"] |= {4: 0.0, 5: 0.0, 6: 0.0, 7: 0.0}  # 3 of 8
     # b is not in the top two of rung 0, and on rung 1 only the better of d and a could go on: d, which is done.
-    assert promotion(rewards, order, RUNGS, "inc") is None
+    assert promotion(rewards, order, RUNGS, "inc", eta=2) is None
     rewards["e"] = {i: 1.0 for i in range(4)}  # a new perfect screening: rung 0 has five, the top three go on
     order["e"] = list(range(16))
-    assert promotion(rewards, order, RUNGS, "inc") == ("e", 1)
+    assert promotion(rewards, order, RUNGS, "inc", eta=2) == ("e", 1)
 
 
 def test_screening_promotes_by_rank_alone_later_rungs_only_a_prompt_ahead_of_the_incumbent():
@@ -99,24 +100,24 @@ def test_screening_promotes_by_rank_alone_later_rungs_only_a_prompt_ahead_of_the
     lucky = {i: float(i < 4) for i in range(4)} | {i: 0.0 for i in range(4, 8)}  # 4 of 4, then 0 of 4
     rewards = {"inc": lucky, "low": {i: float(i == 0) for i in range(4)}}
     # Screening: behind the (lucky) incumbent, but the best of the rest: it goes on.
-    assert promotion(rewards, order, RUNGS, "inc") == ("low", 1)
+    assert promotion(rewards, order, RUNGS, "inc", eta=2) == ("low", 1)
     rewards = {
         "inc": {i: float(i % 2) for i in range(8)},
         "tied": {i: float(i % 2) for i in range(8)},
         "ahead": {i: float(i % 2 or i == 0) for i in range(8)},
     }
-    assert promotion(rewards, order, RUNGS, "inc") == ("ahead", 2)
+    assert promotion(rewards, order, RUNGS, "inc", eta=2) == ("ahead", 2)
     rewards["tied"] = rewards.pop("tied")  # now the older of the two: first among equals on rung 1
     del rewards["ahead"]
-    assert promotion(rewards, order, RUNGS, "inc") is None  # a tie on rung 1 does not go on
+    assert promotion(rewards, order, RUNGS, "inc", eta=2) is None  # a tie on rung 1 does not go on
 
 
 def test_a_lone_prompt_ahead_of_the_incumbent_climbs_to_the_whole_pool():
     order = {"seed": list(range(16)), "new": [i for i in range(16) if i not in (5, 9)]}  # two shots: 14 examples
     rewards = {"seed": {i: 0.0 for i in range(4)}, "new": {i: 1.0 for i in order["new"][:8]}}
-    assert promotion(rewards, order, RUNGS, "seed") == ("new", 2)
+    assert promotion(rewards, order, RUNGS, "seed", eta=2) == ("new", 2)
     rewards["new"] |= {i: 1.0 for i in order["new"]}
-    assert promotion(rewards, order, RUNGS, "seed") is None  # complete: nothing more to score
+    assert promotion(rewards, order, RUNGS, "seed", eta=2) is None  # complete: nothing more to score
 
 
 def test_the_standing_ranks_by_rung_then_by_score_there():
