@@ -1,8 +1,9 @@
 """The plan of a run before its first call: the budget of LM calls and how the search will spend it.
 
 The budget is `optimizer.budget`: a number of LM calls, or a preset scaled to the validation pool (`pool`
-examples, `modes` answer formats tried): light = pool x (1 + modes), medium = pool x (1 + 2 modes),
-heavy = pool x (1 + 4 modes). The search stops starting steps when the next one would not fit, so a run makes
+examples, `modes` answer formats tried): light = pool x (1 + modes), medium = pool x (1.5 + 2 modes),
+heavy = pool x (2 + 4 modes). The constant part pays for what every run needs whatever it searches (the seed
+prompt and the leader scored on the whole pool); the rest grows with the formats searched. The search stops starting steps when the next one would not fit, so a run makes
 about `budget` calls: fewer only when it runs out of new candidates or passes (`epochs`).
 """
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from .spec import TaskSpec
     from .trainer import Split
 
-PRESETS = {"light": 1, "medium": 2, "heavy": 4}
+PRESETS = {"light": (1.0, 1), "medium": (1.5, 2), "heavy": (2.0, 4)}  # pool x (fixed + per format x modes)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,10 @@ class Plan:
 
 def budget_calls(spec: TaskSpec, pool: int, modes: int) -> int:
     budget = spec.optimizer.budget
-    return budget if isinstance(budget, int) else pool * (1 + PRESETS[budget] * modes)
+    if isinstance(budget, int):
+        return budget
+    fixed, per_format = PRESETS[budget]
+    return round(pool * (fixed + per_format * modes))
 
 
 def make_plan(spec: TaskSpec, split: Split, modes: int) -> Plan:

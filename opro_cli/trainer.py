@@ -193,9 +193,11 @@ class Trainer:
                 self.save_checkpoint()
                 self._report("step done", self.state, (self.state.step - 1) // self.plan.steps_per_pass)
             verified = await self._verify(self.state)
-            changed = verified.spent > self.state.spent
+            changed = verified.step > self.state.step
             self.state = self.live = verified
             self.save_checkpoint()
+            if changed:
+                self._report("step done", self.state, (self.state.step - 1) // self.plan.steps_per_pass)
             if not changed or not self._can_step(self.state):
                 return
 
