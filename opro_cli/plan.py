@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from .racing import rung_sizes
+from .racing import ETA, rung_sizes
 
 if TYPE_CHECKING:
     from .spec import TaskSpec
@@ -53,7 +53,8 @@ class Plan:
     def race(self) -> str:
         """How the screened candidates earn more calls (successive halving, then the end-of-run verification)."""
         halving = ", ".join(str(size) for size in self.rungs[1:-1])
-        return (f"the best half go on to {halving}, and the leaders to all {self.rungs[-1]}" if halving
+        share = {2: "half", 3: "third", 4: "quarter"}.get(ETA, f"1/{ETA}")
+        return (f"the best {share} go on to {halving}, and the leaders to all {self.rungs[-1]}" if halving
                 else f"the leaders go on to all {self.rungs[-1]}" if len(self.rungs) > 1 else "no racing")
 
 
@@ -72,12 +73,13 @@ def make_plan(spec: TaskSpec, split: Split, modes: int) -> Plan:
     budget = budget_calls(spec, pool, modes)
     per_step = settings.shot_sets * modes + settings.candidates
     # A typical step: the shot sets screened on the minibatch, the proposals asked for (proposed instructions
-    # that cannot be parsed cost no screening), and the promotions: at each rung between the first and the last,
-    # half the candidates score half a minibatch more each on average. The leaders' verification on the whole
-    # pool is paid once, at the end.
+    # that cannot be parsed cost no screening), and the promotions: from each rung below the last, a third of
+    # the candidates go on to ETA times as many examples. The leaders' verification on the whole pool is paid
+    # once, at the end.
     screened = settings.shot_sets * modes
-    halving = max(0, len(rung_sizes(minibatch, pool)) - 2)
-    typical = minibatch * screened + settings.candidates + minibatch * screened * halving // 2
+    rungs = rung_sizes(minibatch, pool)
+    promotions = sum((rungs[i + 1] - rungs[i]) / ETA ** (i + 1) for i in range(len(rungs) - 2))
+    typical = round(minibatch * screened + settings.candidates + screened * promotions)
     steps = max(1, round((budget - pool) / typical)) if budget > pool + minibatch else 0
     if settings.epochs is not None:
         steps = min(steps, settings.epochs * max(1, math.ceil(pool / minibatch)))
