@@ -283,15 +283,11 @@ class Trainer:
         for c in candidates:  # one prompt at a time: calls sharing a prefix run back to back (prefix caches)
             state, _ = await self._evaluate(state, c, self._first(state, [c], plan.minibatch))
         state, promoted = await self._promote(state, epoch)
-        batch = self._first(state, [incumbent], plan.minibatch)
-        reference = fresh or [
-            Prediction(inputs={}, expected="", raw="", answer="", reward=state.entries[incumbent].rewards[i])
-            for i in batch if i in state.entries[incumbent].rewards
-        ]
         return record_step(
             state,
             epoch=epoch,
-            batch=reference,
+            batch_rewards=self._screening_rewards(state, incumbent),
+            parse_failures=sum(1 for p in fresh if p.answer is None),
             candidates=candidates,
             promoted=promoted,
             accepted=None,
@@ -339,9 +335,8 @@ class Trainer:
                 state, winner = accept(state, challenger), challenger
         if not verified:
             return state
-        batch = [Prediction(inputs={}, expected="", raw="", answer="", reward=state.entries[incumbent].rewards[i])
-                 for i in self._first(state, [incumbent], self.plan.minibatch) if i in state.entries[incumbent].rewards]
-        return record_step(state, epoch=epoch, batch=batch, candidates=verified, promoted=verified, accepted=winner,
+        return record_step(state, epoch=epoch, batch_rewards=self._screening_rewards(state, incumbent),
+                           parse_failures=0, candidates=verified, promoted=verified, accepted=winner,
                            shots_from_predictions=0, proposals=[], screened=False)
 
     async def _challenge(self, state: OptimizerState, challenger: str, epoch: int) -> tuple[OptimizerState, bool]:
@@ -365,6 +360,11 @@ class Trainer:
             if last or result.diff <= 0:
                 break
         return state, False
+
+    def _screening_rewards(self, state: OptimizerState, entry: str) -> list[float]:
+        """An entry's rewards on the screening minibatch: the batch reward the history shows for a step."""
+        rewards = state.entries[entry].rewards
+        return [rewards[i] for i in self._first(state, [entry], self.plan.minibatch) if i in rewards]
 
     def _proven(self, state: OptimizerState) -> int:
         """Correct answers in the shot pool that are not screening examples: the shots drawn first."""

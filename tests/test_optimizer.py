@@ -102,7 +102,7 @@ def test_accepted_winner_becomes_the_incumbent_and_the_history_says_what_happene
     s, ids = add_entries(s, [(Shot(inputs={"x": "a"}, answer="b"),)], [], (False,))
     s = with_rewards(s, ids[0], {i: 1.0 for i in range(16)})
     s = accept(s, ids[0])
-    s = record_step(s, epoch=0, batch=[prediction(0, 0.0)], candidates=ids, promoted=ids, accepted=ids[0],
+    s = record_step(s, epoch=0, batch_rewards=[0.0], parse_failures=0, candidates=ids, promoted=ids, accepted=ids[0],
                     shots_from_predictions=0, proposals=[None])
     assert s.best_id == ids[0] and s.chain == [s.seed_id, ids[0]] and s.step == 1
     record = s.history[-1]
