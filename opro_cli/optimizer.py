@@ -157,6 +157,7 @@ def draw_shot_sets(
     k: int,
     rng: random.Random,
     leader: str | None = None,
+    local: bool = True,
 ) -> tuple[list[tuple[Shot, ...]], int]:
     """`count` shot sets of `k`. Every other set, once the leader (default: the incumbent) has shots, is the
     leader's with one shot swapped for another of the same answer: a local step around the best prompt so far,
@@ -164,7 +165,8 @@ def draw_shot_sets(
     answers (shots that all say "world" teach a small model to say "world"); for each answer a correct prediction
     comes first (it carries the model's own extra fields, e.g. its reasoning), else a labelled example from
     `spares`, so a prompt that gets nothing right can still learn the format. Returns the sets and how many shots
-    came from correct predictions. `spares` must already exclude the examples candidates are screened on."""
+    came from correct predictions. `spares` must already exclude the examples candidates are screened on.
+    `local=False`: fresh draws only (a leader that does not stand out is not worth searching around)."""
     if k == 0 or count == 0:
         return [], 0
     allowed = {inputs_key(p.inputs) for p in spares}
@@ -174,7 +176,7 @@ def draw_shot_sets(
     base = state.entries[leader or state.best_id].prompt.shots
     sets, from_predictions = [], 0
     for i in range(count):
-        if i % 2 and len(base) == k:
+        if local and i % 2 and len(base) == k:
             shots = _swap_one(base, pool, rng)
         else:
             shots = tuple(Shot(inputs=p.inputs, answer=p.expected, fields=p.fields)

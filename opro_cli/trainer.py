@@ -269,7 +269,8 @@ class Trainer:
         leader = self._standing(state)[0]
         screening = {inputs_key(e.inputs) for e in self.split.validation[: plan.minibatch]}
         spares = [_labelled(e) for e in self.split.train if inputs_key(e.inputs) not in screening]
-        shot_sets, from_predictions = draw_shot_sets(state, spares, settings.shot_sets, settings.k, rng, leader)
+        shot_sets, from_predictions = draw_shot_sets(state, spares, settings.shot_sets, settings.k, rng, leader,
+                                                     local=self._stands_out(state, leader))
         exemplars = rng.sample(spares, min(settings.meta_examples, len(spares)))
         self._report("proposing instructions", state, epoch)
         proposals = await self._propose(state, exemplars)
@@ -360,6 +361,15 @@ class Trainer:
             if last or result.diff <= 0:
                 break
         return state, False
+
+    def _stands_out(self, state: OptimizerState, leader: str) -> bool:
+        """Whether the leader scored above the average prompt on the screening minibatch: only then is the search
+        worth spending around it. When every candidate scores alike (say, each answers the same label to
+        everything), a small change to one of them is a small change to a failure: fresh draws are better."""
+        screened = [self._screening_rewards(state, name) for name in state.entries]
+        means = [sum(r) / len(r) for r in screened if len(r) == self.plan.minibatch]
+        mine = self._screening_rewards(state, leader)
+        return bool(means and mine) and sum(mine) / len(mine) > sum(means) / len(means)
 
     def _screening_rewards(self, state: OptimizerState, entry: str) -> list[float]:
         """An entry's rewards on the screening minibatch: the batch reward the history shows for a step."""
