@@ -366,7 +366,8 @@ class Trainer:
         """Whether the leader scored above the average prompt on the screening minibatch: only then is the search
         worth spending around it. When every candidate scores alike (say, each answers the same label to
         everything), a small change to one of them is a small change to a failure: fresh draws are better."""
-        screened = [self._screening_rewards(state, name) for name in state.entries]
+        screened = [self._screening_rewards(state, name) for name, entry in state.entries.items()
+                    if entry.origin not in ("seed", "mode")]  # the candidates, not the seed prompt's zero-shot scores
         means = [sum(r) / len(r) for r in screened if len(r) == self.plan.minibatch]
         mine = self._screening_rewards(state, leader)
         return bool(means and mine) and sum(mine) / len(mine) > sum(means) / len(means)
