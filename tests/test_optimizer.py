@@ -192,3 +192,5 @@ def test_a_mode_that_loses_on_pairs_of_the_same_prompt_stops_getting_candidates(
     for name in ids:
         close = with_rewards(close, name, {i: float(i < (5 if close.entries[name].structured else 4)) for i in range(8)})
     assert live_modes(close, (True, False)) == (True, False)  # one example apart: not enough to drop a mode
+    fresh_only, _ = draw_shot_sets(s, spares, count=4, k=2, rng=step_rng(0, 2), local=False)
+    assert all(x.inputs["x"] not in ("input 0", "input 1") for shots in fresh_only for x in shots)
