@@ -159,6 +159,8 @@ def test_once_the_incumbent_has_shots_every_other_set_swaps_one_of_them_for_the_
     for fresh in (sets[0], sets[2]):  # fresh draws, from the spares only
         assert sorted(x.answer for x in fresh) == ["no", "yes"]
         assert all(x.inputs["x"] not in ("input 0", "input 1") for x in fresh)
+    fresh_only, _ = draw_shot_sets(s, spares, count=4, k=2, rng=step_rng(0, 2), local=False)  # no swaps at all
+    assert all(x.inputs["x"] not in ("input 0", "input 1") for shots in fresh_only for x in shots)
 
 
 def test_the_final_choice_is_the_latest_winner_that_beats_the_seed_prompt():
@@ -192,5 +194,3 @@ def test_a_mode_that_loses_on_pairs_of_the_same_prompt_stops_getting_candidates(
     for name in ids:
         close = with_rewards(close, name, {i: float(i < (5 if close.entries[name].structured else 4)) for i in range(8)})
     assert live_modes(close, (True, False)) == (True, False)  # one example apart: not enough to drop a mode
-    fresh_only, _ = draw_shot_sets(s, spares, count=4, k=2, rng=step_rng(0, 2), local=False)
-    assert all(x.inputs["x"] not in ("input 0", "input 1") for shots in fresh_only for x in shots)
