@@ -93,14 +93,19 @@ def test_retry_after_pauses_and_the_ceiling_caps():
     assert window.current == 2
 
 
-def test_rpm_is_a_sliding_window():
-    rate = RateWindow(rpm=2)
-    rate.take(0.0)
-    rate.take(30.0)
-    assert not rate.has_room(59.0) and rate.next_room(59.0) == 60.0
-    assert rate.has_room(60.0)
-    rate.take(60.0)
-    assert not rate.has_room(89.0) and rate.next_room(89.0) == 90.0
+def test_rpm_counts_a_request_from_its_hand_off_until_a_window_after_its_answer():
+    rate = RateWindow(rpm=2, seconds=60.0)
+    rate.take()
+    rate.take()
+    assert not rate.has_room(0.0) and rate.next_room(0.0) == 0.0  # both in flight: only an answer makes room
+    rate.finished(5.0)
+    assert not rate.has_room(64.0) and rate.next_room(64.0) == 65.0  # one answered at 5 s, one still in flight
+    assert rate.has_room(65.0)
+    rate.take()
+    rate.finished(70.0)
+    rate.finished(71.0)
+    assert not rate.has_room(129.0) and rate.next_room(129.0) == 130.0
+    assert rate.has_room(130.0)
 
 
 def test_the_live_display_shows_the_current_concurrency(fault_server):

@@ -5,6 +5,7 @@ the cache shared across deployments, keys kept out of everything written."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 
 import pytest
@@ -65,6 +66,20 @@ def test_rpm_is_never_exceeded_and_the_rest_goes_elsewhere(fault_server):
         {"api_base": limited.url, "rpm": 5, "weight": 100}, {"api_base": other.url}])
     ask_many(LM(concurrency=4), model, 40)
     assert limited.requests == 5 and other.requests == 35
+
+
+def test_rpm_holds_as_the_server_counts_even_when_a_burst_arrives_late(fault_server):
+    """Requests handed off together reach the server milliseconds apart; a later burst must not land within a
+    window of the stragglers. The window is shortened here (a minute by default); the server's own arrival times
+    are checked over every window that starts at an arrival (the busiest one always does)."""
+    server = fault_server(latency=0.05)
+    window, rpm = 0.3, 6
+    lm = LM(concurrency=8, rpm_window=window)
+    answers = ask_many(lm, pool_of(server, rpm=rpm), 36)
+    arrivals = sorted(server.arrivals)
+    busiest = max(bisect.bisect_left(arrivals, t + window) - i for i, t in enumerate(arrivals))
+    assert len(answers) == 36 and all(answers) and len(arrivals) == 36
+    assert busiest <= rpm, busiest
 
 
 def test_a_refused_deployment_is_cooled_down_and_its_calls_go_to_the_others(fault_server):

@@ -19,6 +19,7 @@ from ..errors import BudgetExhausted, InputError, ProviderError
 from ..spec import ModelConfig
 from .cache import ResponseCache, cache_key
 from .provider_errors import ProviderUnavailable, describe, is_transient, refusal, retry_after
+from .concurrency import RPM_WINDOW
 from .routing import Endpoint, Pool, build_pool, key_from_env
 
 
@@ -107,9 +108,11 @@ class LM:
         budget: Budget = Budget(),
         retry: RetryPolicy | None = None,
         adaptive: bool = True,
+        rpm_window: float = RPM_WINDOW,
     ) -> None:
         self.cache = cache
         self.adaptive = adaptive  # False: every endpoint's window stays at `concurrency` (the old behaviour)
+        self.rpm_window = rpm_window  # seconds a deployment's `rpm` holds over: a minute (tests shorten it)
         self.budget = budget
         self.retry = retry or RetryPolicy()
         self.usage = Usage()
@@ -158,7 +161,9 @@ class LM:
         """The endpoints of a model config, built on its first call (deployment keys are read then)."""
         key = model.model_dump_json(include={"name", "api_base", "api_key_env", "deployments"})
         if key not in self._pools:
-            self._pools[key] = build_pool(self._litellm, model, self.concurrency, self._endpoints, self.adaptive)
+            self._pools[key] = build_pool(
+                self._litellm, model, self.concurrency, self._endpoints, self.adaptive, self.rpm_window
+            )
         return self._pools[key]
 
     async def _send(self, pool: Pool, request: dict[str, Any]) -> Completion:
@@ -222,7 +227,7 @@ class LM:
         """One request: room on an endpoint, the budget, then exactly one HTTP request."""
         endpoint = await self._admit(pool, request["messages"])
         self._charge()  # no await between the room found and taken, so no other call takes it meanwhile
-        ticket = endpoint.take(time.monotonic())
+        ticket = endpoint.take()
         try:
             response = await self._timed(pool.send(endpoint, request))
         except Exception as exc:  # noqa: BLE001 - classified by the caller
@@ -254,7 +259,7 @@ class LM:
                     pass
 
     async def _finish(self, endpoint: Endpoint, ticket: int, rate_limited: bool = False, asked: float | None = None) -> None:
-        endpoint.limit.finished(ticket, rate_limited, asked)
+        endpoint.finished(ticket, rate_limited, asked)
         async with self._room:
             self._room.notify_all()
 

@@ -70,19 +70,36 @@ class AdaptiveLimit:
 
 @dataclass
 class RateWindow:
-    """At most `rpm` requests in any `RPM_WINDOW` seconds (a sliding window, not calendar minutes)."""
+    """At most `rpm` requests in any `seconds`-long window (sliding, not calendar minutes), as the server counts
+    its arrivals.
+
+    A request reaches the server at some point between its hand-off to litellm and its answer; under a burst that
+    can be seconds after the hand-off. So a request counts from its hand-off until `seconds` after its answer (or
+    failure). That holds the limit at the server whatever the delays: in any window of arrivals, take the request
+    handed off last; each other one was handed off before it and answered after the window opened, so it still
+    counted when the last one was let through, and that one was let through only with fewer than `rpm` counted.
+    """
 
     rpm: int
-    _sent: deque[float] = field(default_factory=deque)
+    seconds: float = RPM_WINDOW
+    in_flight: int = 0
+    _answered: deque[float] = field(default_factory=deque)  # answer times still within `seconds`, oldest first
 
     def has_room(self, now: float) -> bool:
-        while self._sent and self._sent[0] <= now - RPM_WINDOW:
-            self._sent.popleft()
-        return len(self._sent) < self.rpm
+        while self._answered and self._answered[0] <= now - self.seconds:
+            self._answered.popleft()
+        return self.in_flight + len(self._answered) < self.rpm
 
-    def take(self, now: float) -> None:
-        self._sent.append(now)
+    def take(self) -> None:
+        self.in_flight += 1
+
+    def finished(self, now: float) -> None:
+        self.in_flight -= 1
+        self._answered.append(now)
 
     def next_room(self, now: float) -> float:
-        """When a request may go next (now, if there is room)."""
-        return now if self.has_room(now) else self._sent[0] + RPM_WINDOW
+        """When time alone gives room (now, if there is room); `now` too when only an answer can."""
+        if self.has_room(now):
+            return now
+        expiring = self.in_flight + len(self._answered) - self.rpm + 1  # answers that must leave the window
+        return self._answered[expiring - 1] + self.seconds if expiring <= len(self._answered) else now

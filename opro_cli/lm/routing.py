@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..spec import Deployment, ModelConfig
-from .concurrency import AdaptiveLimit, RateWindow
+from .concurrency import RPM_WINDOW, AdaptiveLimit, RateWindow
 from .provider_errors import describe
 
 NO_RETRIES = {"num_retries": 0, "max_retries": 0}  # litellm's wrapper and the openai client's own retries, off
@@ -38,10 +38,15 @@ class Endpoint:
     def has_room(self, now: float) -> bool:
         return self.limit.has_room(now) and (self.rate is None or self.rate.has_room(now))
 
-    def take(self, now: float) -> int:
+    def take(self) -> int:
         if self.rate is not None:
-            self.rate.take(now)
+            self.rate.take()
         return self.limit.take()
+
+    def finished(self, ticket: int, rate_limited: bool = False, retry_after: float | None = None) -> None:
+        if self.rate is not None:
+            self.rate.finished(time.monotonic())
+        self.limit.finished(ticket, rate_limited, retry_after)
 
     def next_room(self, now: float) -> float:
         """When time alone (a pause, the rpm window) gives room again; `now` when only a release can."""
@@ -101,10 +106,16 @@ class Pool:
 
 
 def build_pool(
-    litellm: Any, model: ModelConfig, ceiling: int, known: dict[tuple[Any, ...], Endpoint], adaptive: bool = True
+    litellm: Any,
+    model: ModelConfig,
+    ceiling: int,
+    known: dict[tuple[Any, ...], Endpoint],
+    adaptive: bool = True,
+    rpm_window: float = RPM_WINDOW,
 ) -> Pool:
     """The pool for a model config; endpoints already in `known` (same model, place and key) are shared, so a
-    target and an optimizer model on one server share its windows. Keys are read here, before any call."""
+    target and an optimizer model on one server share its windows. Keys are read here, before any call.
+    `rpm_window` is the seconds a deployment's `rpm` holds over (a minute; tests shorten it)."""
     if not model.deployments:
         key = ("plain", model.name, model.api_base)
         window = AdaptiveLimit(ceiling, fixed=not adaptive)
@@ -115,7 +126,7 @@ def build_pool(
     for deployment in model.deployments:
         key_env = deployment.api_key_env or model.api_key_env
         key = ("deployment", deployment.name or model.name, deployment.api_base, key_env)
-        endpoint = known.get(key) or _deployment_endpoint(deployment, ceiling, adaptive)
+        endpoint = known.get(key) or _deployment_endpoint(deployment, ceiling, adaptive, rpm_window)
         known[key] = endpoint
         endpoints.append(endpoint)
         model_list.append(_model_list_entry(model, deployment, endpoint.id, key_env))
@@ -136,9 +147,9 @@ def build_pool(
     return Pool(litellm, model, endpoints, router)
 
 
-def _deployment_endpoint(deployment: Deployment, ceiling: int, adaptive: bool) -> Endpoint:
+def _deployment_endpoint(deployment: Deployment, ceiling: int, adaptive: bool, rpm_window: float) -> Endpoint:
     own = min(ceiling, deployment.max_parallel) if deployment.max_parallel else ceiling
-    rate = RateWindow(deployment.rpm) if deployment.rpm else None
+    rate = RateWindow(deployment.rpm, rpm_window) if deployment.rpm else None
     return Endpoint(f"opro-{next(_ids)}", public_url(deployment.api_base), AdaptiveLimit(own, fixed=not adaptive), rate)
 
 
