@@ -123,6 +123,18 @@ def _stop_after_served(server, count: int):
     return thread
 
 
+@pytest.mark.parametrize("through_router", [False, True])
+def test_a_priced_model_is_charged_and_an_unpriced_one_is_free(fault_server, through_router):
+    """Calls to a model litellm has no price for tell it so (its cost search is skipped); a priced one keeps its price."""
+    server = fault_server()
+    place = {"deployments": [{"api_base": server.url}]} if through_router else {"api_base": server.url}
+    priced, unpriced = LM(), LM()
+    ask_many(priced, ModelConfig(name="openai/gpt-4o-mini", api_key_env=KEY_ENV, **place), 4)
+    answers = ask_many(unpriced, ModelConfig(name="openai/toy", api_key_env=KEY_ENV, **place), 4, offset=4)
+    assert priced.usage.cost > 0 and priced.usage.calls == 4
+    assert unpriced.usage.cost == 0 and all(answers) and server.served == 8
+
+
 def test_the_cache_key_is_the_model_not_the_deployment(tmp_path, fault_server):
     a, b, c = fault_server(), fault_server(), fault_server()
     cache = ResponseCache(tmp_path / "cache")

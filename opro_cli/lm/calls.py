@@ -128,7 +128,6 @@ class LM:
         self._pools: dict[str, Pool] = {}
         self._endpoints: dict[tuple[Any, ...], Endpoint] = {}
         self._room = asyncio.Condition()  # notified whenever an endpoint may have room again
-        self._unpriced: set[tuple[str, str]] = set()  # (model, provider) litellm has no price for
 
     async def complete(
         self,
@@ -207,7 +206,7 @@ class LM:
         async with self._slots:
             for attempt in range(self.retry.attempts):
                 try:
-                    response = await self._attempt(pool, request)
+                    endpoint, response = await self._attempt(pool, request)
                 except _Failed as failed:
                     exc = failed.exc
                     if not is_transient(self._litellm, exc):
@@ -220,11 +219,11 @@ class LM:
                     if not failed.window_absorbed:
                         await asyncio.sleep(self._delay(attempt, exc))
                     continue
-                return self._account(response)
+                return self._account(response, endpoint)
         raise AssertionError("unreachable")
 
-    async def _attempt(self, pool: Pool, request: dict[str, Any]) -> Any:
-        """One request: room on an endpoint, the budget, then exactly one HTTP request."""
+    async def _attempt(self, pool: Pool, request: dict[str, Any]) -> tuple[Endpoint, Any]:
+        """One request: room on an endpoint, the budget, then exactly one HTTP request; the endpoint and answer."""
         endpoint = await self._admit(pool, request["messages"])
         self._charge()  # no await between the room found and taken, so no other call takes it meanwhile
         ticket = endpoint.take()
@@ -243,7 +242,7 @@ class LM:
             await self._finish(endpoint, ticket)
             raise
         await self._finish(endpoint, ticket)
-        return response
+        return endpoint, response
 
     async def _admit(self, pool: Pool, messages: list[dict[str, str]]) -> Endpoint:
         """Wait until the pool has an endpoint with room (window, pause, rpm, Router cooldowns)."""
@@ -292,29 +291,28 @@ class LM:
             if self._inflight.count == 0:
                 self.usage.lm_seconds += time.perf_counter() - self._inflight.since
 
-    def _account(self, response: Any) -> Completion:
+    def _account(self, response: Any, endpoint: Endpoint) -> Completion:
         completion = Completion(
             _text(response),
             int(getattr(getattr(response, "usage", None), "prompt_tokens", 0) or 0),
             int(getattr(getattr(response, "usage", None), "completion_tokens", 0) or 0),
-            self._cost(response),
+            self._cost(response, endpoint),
         )
         self.usage.prompt_tokens += completion.prompt_tokens
         self.usage.completion_tokens += completion.completion_tokens
         self.usage.cost += completion.cost
         return completion
 
-    def _cost(self, response: Any) -> float:
+    def _cost(self, response: Any, endpoint: Endpoint) -> float:
         """Price of a call; local and unmapped models cost 0 rather than failing the run. litellm takes a few ms
-        to find a model unmapped, so the answer is remembered per model (as much as the call itself on loopback)."""
-        hidden = getattr(response, "_hidden_params", None) or {}
-        model = (str(getattr(response, "model", "")), str(hidden.get("custom_llm_provider", "")))
-        if model in self._unpriced:
+        to find a model unmapped, on every answer, so once one shows it has none the endpoint is marked free: its
+        later calls tell litellm so (`routing.FREE`) and are not priced again."""
+        if endpoint.free:
             return 0.0
         try:
             return float(self._litellm.completion_cost(completion_response=response) or 0.0)
         except Exception:  # noqa: BLE001 - litellm raises various errors for unmapped models
-            self._unpriced.add(model)
+            endpoint.free = True
             return 0.0
 
     def _delay(self, attempt: int, exc: Exception) -> float:
