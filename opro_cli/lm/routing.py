@@ -43,19 +43,25 @@ class Endpoint:
     def has_room(self, now: float) -> bool:
         return self.limit.has_room(now) and (self.rate is None or self.rate.has_room(now))
 
-    def take(self) -> int:
+    def has_slot(self, now: float) -> bool:
+        """Room now but for pacing, which only delays a call: the Router's pick should not go elsewhere for it."""
+        return self.limit.has_slot(now) and (self.rate is None or self.rate.has_room(now))
+
+    def take(self, now: float) -> int:
         if self.rate is not None:
             self.rate.take()
-        return self.limit.take()
+        return self.limit.take(now)
 
-    def finished(self, ticket: int, rate_limited: bool = False, retry_after: float | None = None) -> None:
+    def finished(
+        self, ticket: int, round_trip: float | None, rate_limited: bool = False, retry_after: float | None = None
+    ) -> None:
         if self.rate is not None:
             self.rate.finished(time.monotonic())
-        self.limit.finished(ticket, rate_limited, retry_after)
+        self.limit.finished(ticket, rate_limited, retry_after, round_trip)
 
     def next_room(self, now: float) -> float:
-        """When time alone (a pause, the rpm window) gives room again; `now` when only a release can."""
-        later = max(now, self.limit.paused_until)
+        """When time alone (a pause, pacing, the rpm window) gives room again; `now` when only a release can."""
+        later = self.limit.next_room(now)
         return max(later, self.rate.next_room(now)) if self.rate is not None else later
 
 
@@ -71,9 +77,9 @@ class Pool:
         self.router_busy_until = 0.0  # the Router said no deployment is available (all cooling down) until then
 
     async def pick(self, messages: list[dict[str, str]]) -> Endpoint | None:
-        """An endpoint with room now, as the Router picks it; None if there is none."""
+        """An endpoint with room, as the Router picks it (it may still have to wait for pacing); None if none has."""
         now = time.monotonic()
-        ready = {e.id: e for e in self.endpoints if e.has_room(now)}
+        ready = {e.id: e for e in self.endpoints if e.has_slot(now)}
         if not ready or now < self.router_busy_until:
             return None
         if self.router is None:
