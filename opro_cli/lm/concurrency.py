@@ -7,10 +7,12 @@ per round trip until the first 429 (slow start), then grows by one call per four
 shrinks by a tenth on a 429, at most once per window (so repeated 429s still halve it within seven round
 trips). A `Retry-After` pauses the endpoint for that long.
 
-Sends are paced (as TCP pacing does): one every round trip / window, a little faster. Without it, calls that
-start together come back together and queue behind each other for the client's CPU (litellm spends a few ms
-of it a call), so the whole window cycles as one burst and each call pays for the others: measured on loopback,
-8 calls at 100 ms cycled in about 130 ms unpaced.
+Sends are paced (as TCP pacing and BBR do): one every shortest round trip / window, a little faster. Without
+it, calls that start together come back together and queue behind each other for the client's CPU (litellm
+spends a few ms of it a call), so the whole window cycles as one burst and each call pays for the others:
+measured on loopback, 8 calls at 100 ms cycled in about 130 ms unpaced. The shortest round trip, not the
+average, so that a server answering one call at a time (whose round trips grow with the queue) is never kept
+waiting, and a fast one is hardly paced at all.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ START = 4  # calls in flight before the endpoint has shown what it takes
 # calls/s and 3.4%: a deeper cut or faster probing costs more throughput below the limit than it saves in 429s.
 DECREASE = 0.9
 INCREASE = 0.25
-PACING_GAIN = 1.25  # sends may go this much faster than window / round trip: bursts spread, throughput uncapped
+PACING_GAIN = 1.25  # sends may go this much faster than window / shortest round trip: bursts spread, none capped
 RPM_WINDOW = 60.0  # seconds
 
 
@@ -39,7 +41,7 @@ class AdaptiveLimit:
     limit: float = 0.0
     in_flight: int = 0
     paused_until: float = 0.0
-    round_trip: float = 0.0  # smoothed seconds from hand-off to answer of the calls that succeeded
+    fastest: float = 0.0  # the shortest seconds from hand-off to answer of a call that succeeded (0: none yet)
     next_send: float = 0.0  # pacing: no call is handed off before then
     _threshold: float = 0.0  # slow start below it, additive increase above
     _sent: int = 0  # tickets handed out, so a 429 shrinks the window once per window of calls
@@ -64,8 +66,8 @@ class AdaptiveLimit:
         """Count a call as sent at `now`; returns its ticket for `finished`."""
         self.in_flight += 1
         self._sent += 1
-        if self.round_trip and not self.fixed:
-            self.next_send = now + self.round_trip / (self.limit * PACING_GAIN)
+        if self.fastest and not self.fixed:
+            self.next_send = now + self.fastest / (self.limit * PACING_GAIN)
         return self._sent
 
     def finished(
@@ -77,7 +79,7 @@ class AdaptiveLimit:
         if self.fixed:
             return
         if round_trip is not None:
-            self.round_trip = 0.875 * self.round_trip + 0.125 * round_trip if self.round_trip else round_trip
+            self.fastest = min(self.fastest, round_trip) if self.fastest else round_trip
         if retry_after:
             self.paused_until = max(self.paused_until, time.monotonic() + retry_after)
         if rate_limited:
