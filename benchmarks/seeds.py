@@ -48,6 +48,7 @@ TASKS = {
     "sentiment": ("configs/sentiment.yaml", "datasets/sentiment_train.jsonl", "datasets/sentiment_test.jsonl"),
     "sentiment_text": ("benchmarks/tasks/sentiment_text.yaml", "datasets/sentiment_train.jsonl", "datasets/sentiment_test.jsonl"),
     "intent": ("benchmarks/tasks/intent.yaml", "benchmarks/tasks/intent_train.jsonl", "benchmarks/tasks/intent_test.jsonl"),
+    "emotion": ("benchmarks/tasks/emotion.yaml", "benchmarks/tasks/emotion_train.jsonl", "benchmarks/tasks/emotion_test.jsonl"),
 }
 
 

@@ -368,13 +368,12 @@ def _print_plan(trainer: Any, as_json: bool) -> None:
     if as_json:
         out.print_json(json.dumps({**plan.as_dict(), **cost.as_dict(), "rungs": list(plan.rungs)}))
         return
-    rungs = ", ".join(str(size) for size in plan.rungs[1:])
     table = Table(title=f"opro optimize --dry-run: {trainer.spec.name}", show_header=False, title_justify="left")
     table.add_row("validation pool", f"{plan.pool} examples" + (" (the --val file)" if plan.held_out else
                   " (every labelled example; a prompt is never scored on its own shots)"))
     table.add_row("budget", f"{plan.budget} LM calls (optimizer.budget: {trainer.spec.optimizer.budget})")
-    table.add_row("each step", f"screens {plan.candidates_per_step} candidates on {plan.minibatch} examples, "
-                  f"races the best on {rungs or 'no more'}")
+    table.add_row("each step", f"screens {plan.candidates_per_step} candidates on {plan.minibatch} examples; "
+                  f"{plan.race()}")
     table.add_row("steps", f"about {plan.steps}")
     table.add_row("LM calls", f"{cost.calls} ({cost.evaluation_calls} scoring, up to {cost.proposal_calls} proposing)")
     table.add_row("prompt tokens", f"about {cost.prompt_tokens:,}")

@@ -20,7 +20,7 @@ import random
 from pydantic import BaseModel, ConfigDict, Field
 
 from .prompt import Prompt, Shot
-from .racing import ALPHA, paired, wilson_interval
+from .racing import ALPHA, paired, sign_test, wilson_interval
 
 class Prediction(BaseModel):
     """One example run through a prompt: what came back, what it was read as, and its own reward."""
@@ -156,10 +156,11 @@ def draw_shot_sets(
     count: int,
     k: int,
     rng: random.Random,
+    leader: str | None = None,
 ) -> tuple[list[tuple[Shot, ...]], int]:
-    """`count` shot sets of `k`. Every other set, once the incumbent has shots, is the incumbent's with one shot
-    swapped for another of the same answer: a small change whose answers mostly agree with the incumbent's, so a
-    paired test can tell a small gain apart from noise. The others are fresh draws, each spread over the distinct
+    """`count` shot sets of `k`. Every other set, once the leader (default: the incumbent) has shots, is the
+    leader's with one shot swapped for another of the same answer: a local step around the best prompt so far,
+    whose answers mostly agree with it, so a paired test can tell a small gain apart from noise. The others are fresh draws, each spread over the distinct
     answers (shots that all say "world" teach a small model to say "world"); for each answer a correct prediction
     comes first (it carries the model's own extra fields, e.g. its reasoning), else a labelled example from
     `spares`, so a prompt that gets nothing right can still learn the format. Returns the sets and how many shots
@@ -170,7 +171,7 @@ def draw_shot_sets(
     correct = [p for p in state.predictions if p.reward >= 1.0 and inputs_key(p.inputs) in allowed]
     proven = {inputs_key(p.inputs) for p in correct}
     pool = [*correct, *(p for p in spares if inputs_key(p.inputs) not in proven)]
-    base = state.best.prompt.shots
+    base = state.entries[leader or state.best_id].prompt.shots
     sets, from_predictions = [], 0
     for i in range(count):
         if i % 2 and len(base) == k:
@@ -200,11 +201,13 @@ def add_entries(
     shot_sets: list[tuple[Shot, ...]],
     proposals: list[str | None],
     modes: tuple[bool, ...],
+    leader: str | None = None,
 ) -> tuple[OptimizerState, list[str]]:
-    """The step's candidates, new ones only: the incumbent's instructions with each shot set in every output
-    mode, the seed prompt in the modes not tried yet, and each unseen proposal with the incumbent's shots."""
+    """The step's candidates, new ones only: the leader's (default: the incumbent's) instructions with each shot
+    set in every output mode, the seed prompt in the modes not tried yet, and each unseen proposal with the
+    leader's shots."""
     step = state.step + 1
-    best = state.best
+    best = state.entries[leader or state.best_id]
     fresh: list[Entry] = []
     for mode in modes:
         if mode != state.seed.structured:
@@ -229,6 +232,28 @@ def add_entries(
     return state.model_copy(update={"entries": entries, "seen_instructions": seen, "stalled": stalled}), ids
 
 
+def live_modes(state: OptimizerState, modes: tuple[bool, ...], alpha: float = ALPHA) -> tuple[bool, ...]:
+    """The output modes still worth screening candidates in. Every candidate is tried in each mode, so the
+    modes are compared on pairs of the same prompt, example by example; once one mode loses that paired sign
+    test at `alpha` (pooled over every pair so far), new candidates are screened in the other only: on a given
+    model one way of asking for the answer is often plainly better, and its calls are better spent there."""
+    if len(modes) < 2:
+        return modes
+    by_prompt: dict[object, dict[bool, Entry]] = {}
+    for entry in state.entries.values():
+        by_prompt.setdefault(entry.prompt.key(), {})[entry.structured] = entry
+    wins = losses = 0  # structured over prompt-stated
+    for pair in by_prompt.values():
+        if len(pair) == 2:
+            result = paired(pair[True].rewards, pair[False].rewards)
+            wins, losses = wins + result.wins, losses + result.losses
+    if sign_test(wins, losses) < alpha:
+        return (True,)
+    if sign_test(losses, wins) < alpha:
+        return (False,)
+    return modes
+
+
 def accept(state: OptimizerState, winner: str) -> OptimizerState:
     """The winner of a race becomes the incumbent: the prompt the next steps build on."""
     return state.model_copy(update={"best_id": winner, "chain": [*state.chain, winner]})
@@ -249,14 +274,17 @@ def record_step(
     state: OptimizerState,
     *,
     epoch: int,
-    batch: list[Prediction],
+    batch_rewards: list[float],
+    parse_failures: int,
     candidates: list[str],
     promoted: list[str],
     accepted: str | None,
     shots_from_predictions: int,
     proposals: list[str | None],
+    screened: bool = True,
 ) -> OptimizerState:
-    """Close a step: its history record, and the counters `opro report` and the summary show."""
+    """Close a step: its history record, and the counters `opro report` and the summary show. A verification
+    (`screened=False`) scores candidates screened in earlier steps: they are not counted as screened again."""
     shown = [
         Candidate(prompt=e.prompt, score=e.score, step=e.step, structured=e.structured, examples=len(e.rewards),
                   promoted=cid in promoted, accepted=cid == accepted)
@@ -266,22 +294,23 @@ def record_step(
     record = StepRecord(
         step=state.step + 1,
         epoch=epoch,
-        batch_reward=sum(p.reward for p in batch) / len(batch) if batch else 0.0,
-        parse_failures=sum(1 for p in batch if p.answer is None),
+        batch_reward=sum(batch_rewards) / len(batch_rewards) if batch_rewards else 0.0,
+        parse_failures=parse_failures,
         shots_from_predictions=shots_from_predictions,
         proposals=len(proposals),
         proposals_kept=sum(1 for p in proposals if p is not None),
         candidates=shown,
         best_score=state.best.score,
-        screened=len(candidates),
+        screened=len(candidates) if screened else 0,
         promoted=len(promoted),
     )
+    history = [*state.history, record]
     return state.model_copy(
         update={
             "step": state.step + 1,
-            "history": [*state.history, record],
-            "screened": state.screened + len(candidates),
-            "promoted": state.promoted + len(promoted),
+            "history": history,
+            "screened": state.screened + record.screened,
+            "promoted": len({c.key() for r in history for c in r.candidates if c.promoted}),
         }
     )
 

@@ -1,8 +1,9 @@
 """The plan of a run before its first call: the budget of LM calls and how the search will spend it.
 
 The budget is `optimizer.budget`: a number of LM calls, or a preset scaled to the validation pool (`pool`
-examples, `modes` answer formats tried): light = pool x (1 + modes), medium = pool x (1 + 2 modes),
-heavy = pool x (1 + 4 modes). The search stops starting steps when the next one would not fit, so a run makes
+examples, `modes` answer formats tried): light = pool x (1 + modes), medium = pool x (1.5 + 2 modes),
+heavy = pool x (2 + 4 modes). The constant part pays for what every run needs whatever it searches (the seed
+prompt and the leader scored on the whole pool); the rest grows with the formats searched. The search stops starting steps when the next one would not fit, so a run makes
 about `budget` calls: fewer only when it runs out of new candidates or passes (`epochs`).
 """
 
@@ -12,13 +13,13 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from .racing import rung_sizes
+from .racing import ETA, rung_sizes
 
 if TYPE_CHECKING:
     from .spec import TaskSpec
     from .trainer import Split
 
-PRESETS = {"light": 1, "medium": 2, "heavy": 4}
+PRESETS = {"light": (1.0, 1), "medium": (1.5, 2), "heavy": (2.0, 4)}  # pool x (fixed + per format x modes)
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,25 @@ class Plan:
 
     def describe(self) -> str:
         """One line, printed before the first call: what the budget buys."""
-        races = ", ".join(str(size) for size in self.rungs[1:]) or "no more"
         pool = f"{self.pool} validation examples" + (" (--val)" if self.held_out else "")
         return (f"plan: {self.budget} LM calls over a pool of {pool}; each step screens up to "
-                f"{self.candidates_per_step} candidates on {self.minibatch} examples and races the best on {races}; "
+                f"{self.candidates_per_step} candidates on {self.minibatch} examples, {self.race()}; "
                 f"about {self.steps} steps")
+
+    def race(self) -> str:
+        """How the screened candidates earn more calls (successive halving, then the end-of-run verification)."""
+        halving = ", ".join(str(size) for size in self.rungs[1:-1])
+        share = {2: "half", 3: "third", 4: "quarter"}.get(ETA, f"1/{ETA}")
+        return (f"the best {share} go on to {halving}, and the leaders to all {self.rungs[-1]}" if halving
+                else f"the leaders go on to all {self.rungs[-1]}" if len(self.rungs) > 1 else "no racing")
 
 
 def budget_calls(spec: TaskSpec, pool: int, modes: int) -> int:
     budget = spec.optimizer.budget
-    return budget if isinstance(budget, int) else pool * (1 + PRESETS[budget] * modes)
+    if isinstance(budget, int):
+        return budget
+    fixed, per_format = PRESETS[budget]
+    return round(pool * (fixed + per_format * modes))
 
 
 def make_plan(spec: TaskSpec, split: Split, modes: int) -> Plan:
@@ -63,9 +73,13 @@ def make_plan(spec: TaskSpec, split: Split, modes: int) -> Plan:
     budget = budget_calls(spec, pool, modes)
     per_step = settings.shot_sets * modes + settings.candidates
     # A typical step: the shot sets screened on the minibatch, the proposals asked for (proposed instructions
-    # that cannot be parsed cost no screening), and a race of two minibatches' worth; the final choice's
-    # re-scoring on the whole pool is paid once.
-    typical = minibatch * settings.shot_sets * modes + settings.candidates + 2 * minibatch
+    # that cannot be parsed cost no screening), and the promotions: from each rung below the last, a third of
+    # the candidates go on to ETA times as many examples. The leaders' verification on the whole pool is paid
+    # once, at the end.
+    screened = settings.shot_sets * modes
+    rungs = rung_sizes(minibatch, pool)
+    promotions = sum((rungs[i + 1] - rungs[i]) / ETA ** (i + 1) for i in range(len(rungs) - 2))
+    typical = round(minibatch * screened + settings.candidates + screened * promotions)
     steps = max(1, round((budget - pool) / typical)) if budget > pool + minibatch else 0
     if settings.epochs is not None:
         steps = min(steps, settings.epochs * max(1, math.ceil(pool / minibatch)))

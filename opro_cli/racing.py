@@ -6,8 +6,8 @@ scored on (and neither has as a shot), so the noise of which examples were drawn
 
 - `rung_sizes`: a candidate is screened on a minibatch, and the survivors are scored on twice as many
   examples at each rung, up to the whole pool (successive halving).
-- `survivors`: after screening, the candidates not behind the incumbent on the minibatch, best half kept;
-  `leaders`: after a later rung, the better half of the survivors.
+- `promotion`: asynchronous successive halving (ASHA): prompts of every step share one order of the pool, and
+  at each rung the best half of those that completed it are scored further; `standing` ranks them.
 - `sign_test`: the exact one-sided sign test on the examples where the two prompts disagree (McNemar's
   exact test for 0/1 rewards); a challenger replaces the incumbent only when it is significant.
 """
@@ -15,7 +15,7 @@ scored on (and neither has as a shot), so the noise of which examples were drawn
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 Rewards = Mapping[int, float]
@@ -26,6 +26,9 @@ EARLY_ALPHA = 0.01  # ... or at this stricter one on a partial rung (a clear win
 # (`final_choice`) still holds the result to ALPHA.
 REFINE_ALPHA = 0.2
 EARLY_REFINE_ALPHA = 0.05
+# Successive halving keeps the best 1/ETA at each rung, which scores ETA times more examples than the last:
+# with a budget of a few full evaluations, 3 screens a quarter more candidates than 2 for the same calls.
+ETA = 3
 
 
 def acceptance_level(against_seed: bool, whole_pool: bool) -> float:
@@ -73,48 +76,79 @@ def sign_test(wins: int, losses: int) -> float:
     return sum(math.comb(n, j) for j in range(wins, n + 1)) / 2**n
 
 
-def rung_sizes(first: int, total: int) -> list[int]:
-    """Cumulative examples per rung: `first`, then doubling, the last rung being the whole pool."""
+def rung_sizes(first: int, total: int, eta: int = ETA) -> list[int]:
+    """Cumulative examples per rung: `first`, then `eta` times more at each, the last rung being the whole pool."""
     sizes, size = [], max(1, first)
     while size < total:
         sizes.append(size)
-        size *= 2
+        size *= eta
     return [*sizes, total]
 
 
-def survivors(
-    candidates: list[str],
+def prefix(rewards: Rewards, examples: Sequence[int]) -> list[float]:
+    """The rewards on `examples` (a prompt's eligible examples in the run's order) up to the first unscored one."""
+    scored = []
+    for i in examples:
+        if i not in rewards:
+            break
+        scored.append(rewards[i])
+    return scored
+
+
+def rung_of(scored: int, eligible: int, rungs: Sequence[int]) -> int:
+    """The highest rung a prompt has completed (-1: none) with `scored` examples of its prefix, out of the
+    `eligible` it may have (the pool but its own shots: the last rung is complete at `eligible`)."""
+    done = -1
+    for i, size in enumerate(rungs):
+        if scored >= min(size, eligible):
+            done = i
+    return done
+
+
+def promotion(
     rewards: Mapping[str, Rewards],
+    eligible: Mapping[str, Sequence[int]],
+    rungs: Sequence[int],
     incumbent: str,
-    examples: Mapping[str, list[int]],
-    *,
-    first_rung: bool,
-) -> list[str]:
-    """Who goes on to the next rung: candidates not behind the incumbent on their shared examples (on the
-    screening minibatch a tie goes on, since a perfect incumbent can only be tied there; later a challenger must
-    be ahead), best first, at most half of them rounded up. Ties in the ranking keep the candidates' order."""
-    standing = []
-    for order, name in enumerate(candidates):
-        result = paired(rewards[name], rewards[incumbent], examples[name])
-        ahead = result.diff >= 0 if first_rung else result.diff > 0
-        if ahead:
-            standing.append((-result.diff, order, name))
-    standing.sort()
-    keep = max(1, math.ceil(len(candidates) / 2)) if len(candidates) > 1 else 1
-    return [name for *_, name in standing[:keep]]
+    eta: int = ETA,
+) -> tuple[str, int] | None:
+    """Asynchronous successive halving (ASHA): the next prompt to score further, and the rung it goes to.
+
+    Prompts of every step are scored along one order of the pool (`eligible[name]`: that order without the
+    prompt's own shots), so they are ranked on the same examples. At each rung, highest first, the best
+    1/`eta` (rounded up) of the challengers that completed it go on, one at a time; past the screening rung only
+    those ahead of the incumbent on the examples both were scored on, so calls go to prompts that could replace
+    it (on the screening minibatch alone the incumbent may just have been lucky: every prompt is screened on the
+    same few examples). Ties keep the order of `rewards` (the older prompt first). None: nothing is due.
+    """
+    prefixes = {name: prefix(rewards[name], eligible[name]) for name in rewards}
+    reached = {name: rung_of(len(prefixes[name]), len(eligible[name]), rungs) for name in rewards}
+    for rung in reversed(range(len(rungs) - 1)):
+        size = rungs[rung]
+        done = [name for name in rewards if reached[name] >= rung and name != incumbent]
+        ranked = sorted(done, key=lambda name: -_mean(prefixes[name][:size]))
+        for name in ranked[: math.ceil(len(done) / eta)]:
+            if reached[name] != rung:
+                continue
+            if rung == 0 or paired(rewards[name], rewards[incumbent], eligible[name][:size]).diff > 0:
+                return name, rung + 1
+    return None
 
 
-def leaders(
-    candidates: list[str], rewards: Mapping[str, Rewards], examples: Mapping[str, list[int]], at_least: int = 1
-) -> list[str]:
-    """The better half (rounded up, and at least `at_least`) by each one's mean reward on its own examples of
-    the rung, which are the same examples but for each one's shots; ties keep the candidates' order."""
-    def mean(name: str) -> float:
-        scored = [rewards[name][i] for i in examples[name] if i in rewards[name]]
-        return sum(scored) / len(scored) if scored else 0.0
+def standing(rewards: Mapping[str, Rewards], eligible: Mapping[str, Sequence[int]], rungs: Sequence[int]) -> list[str]:
+    """Prompts best first: the highest rung completed, then the mean reward on that rung's examples; ties keep
+    the order of `rewards`."""
+    def key(item: tuple[int, str]) -> tuple[int, float, int]:
+        order, name = item
+        scored = prefix(rewards[name], eligible[name])
+        rung = rung_of(len(scored), len(eligible[name]), rungs)
+        return (-rung, -_mean(scored[: rungs[rung]] if rung >= 0 else scored), order)
 
-    ranked = sorted(range(len(candidates)), key=lambda order: (-mean(candidates[order]), order))
-    return [candidates[order] for order in ranked[: max(at_least, math.ceil(len(candidates) / 2))]]
+    return [name for _, name in sorted(enumerate(rewards), key=key)]
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
 
 
 def wilson_interval(successes: float, n: int, z: float = 1.959964) -> tuple[float, float]:

@@ -32,6 +32,7 @@ from .optimizer import (
     final_choice,
     initial_state,
     inputs_key,
+    live_modes,
     observe,
     proposals_exhausted,
     record_step,
@@ -40,7 +41,7 @@ from .optimizer import (
 )
 from .plan import Estimate, Plan, estimate, make_plan
 from .prompt import Prompt, Shot, render_messages
-from .racing import acceptance_level, leaders, paired, rung_sizes, survivors
+from .racing import acceptance_level, paired, promotion, standing
 from .spec import TaskSpec
 
 DEFAULT_PROPOSAL_TOKENS = 300
@@ -58,17 +59,30 @@ class Split:
 
 
 def split_data(spec: TaskSpec, data: Dataset, validation: Dataset | None = None) -> Split:
-    """The validation pool in a seeded order (capped at `max_validation`), and the shot source."""
+    """The validation pool in the race's order (capped at `max_validation`), and the shot source."""
     settings = spec.optimizer
     if validation is not None:
-        return Split(list(data.examples), list(validation.examples)[: settings.max_validation], held_out=True)
+        pool = race_order(list(validation.examples), settings.seed)
+        return Split(list(data.examples), pool[: settings.max_validation], held_out=True)
     if len(data.examples) < 2:
         raise InputError(f"{data.path}: needs at least 2 examples")
-    examples = list(data.examples)
-    random.Random(f"{settings.seed}:split").shuffle(examples)
+    examples = race_order(list(data.examples), settings.seed)
     size = settings.validation_size
     wanted = len(examples) if size == "all" else round(len(examples) * size) if size < 1 else int(size)
     return Split(examples, examples[: max(1, min(wanted, settings.max_validation, len(examples)))])
+
+
+def race_order(examples: list[Example], seed: int) -> list[Example]:
+    """A seeded shuffle, then stratified by expected answer: each answer's examples spread evenly over the
+    order, so every prefix the race scores prompts on has about the pool's mix of answers. A screening minibatch
+    that happens to be mostly one label rewards a prompt that always gives that label; this takes the luck out.
+    Free-text answers (all distinct) keep the shuffled order."""
+    random.Random(f"{seed}:split").shuffle(examples)
+    groups: dict[str, list[Example]] = {}
+    for example in examples:
+        groups.setdefault(example.expected, []).append(example)
+    rank = {id(e): (n + 0.5) / len(members) for members in groups.values() for n, e in enumerate(members)}
+    return sorted(examples, key=lambda e: rank[id(e)])
 
 
 @dataclass
@@ -170,136 +184,206 @@ class Trainer:
         self.state = initial_state(Prompt(instructions=self.spec.prompt.instructions), self.modes[0])
 
     async def _train(self) -> None:
+        """Steps while the budget, less what the end needs, allows; then the leaders are verified on the whole
+        pool. A verification that replaces the seed prompt frees its reserve, which buys more steps."""
         assert self.state is not None
-        while self._can_step(self.state):
-            self.state = self.live = await self._step(self.state)
+        while True:
+            while self._can_step(self.state):
+                self.state = self.live = await self._step(self.state)
+                self.save_checkpoint()
+                self._report("step done", self.state, (self.state.step - 1) // self.plan.steps_per_pass)
+            verified = await self._verify(self.state)
+            changed = verified.step > self.state.step
+            self.state = self.live = verified
             self.save_checkpoint()
-            self._report("step done", self.state, (self.state.step - 1) // self.plan.steps_per_pass)
+            if changed:
+                self._report("step done", self.state, (self.state.step - 1) // self.plan.steps_per_pass)
+            if not changed or not self._can_step(self.state):
+                return
 
     def _can_step(self, state: OptimizerState) -> bool:
-        """Another step needs its minibatch (and one candidate's screening) on top of what the final re-scoring
-        of the incumbent still needs; a search that keeps finding nothing new stops early."""
+        """Another step needs one candidate's screening (and its proposals) on top of what the end of the run
+        needs (`_reserve`); a search that keeps finding nothing new stops early."""
         settings, plan = self.spec.optimizer, self.plan
         if settings.epochs is not None and state.step >= settings.epochs * plan.steps_per_pass:
             return False
         if state.stalled >= 2:
             return False
-        step_cost = 2 * plan.minibatch if self.split.held_out else plan.minibatch
+        proposals = 0 if proposals_exhausted(state.history, settings.proposal_patience) else settings.candidates
+        step_cost = (2 if self.split.held_out else 1) * plan.minibatch + proposals
         return state.spent + self._reserve(state) + step_cost <= plan.budget
 
     def _reserve(self, state: OptimizerState) -> int:
-        """Evaluations the final re-scoring of the incumbent on the whole pool still needs."""
-        return len(self._eligible(state, state.best_id)) - len(state.best.rewards)
+        """Evaluations the end of the run still needs: the leader scored on the whole pool to challenge the
+        incumbent, and the incumbent's own completion (for that paired test, or its final re-scoring), unless
+        the leader already beats it clearly on the examples both were scored on."""
+        leader = self._challenger(state)
+        if leader is None:
+            return self._completion(state, state.best_id)
+        if self._beats_incumbent(state, leader):
+            return self._completion(state, leader)
+        return self._completion(state, leader) + self._completion(state, state.best_id)
+
+    def _beats_incumbent(self, state: OptimizerState, name: str) -> bool:
+        result = paired(state.entries[name].rewards, state.best.rewards)
+        return result.significant(acceptance_level(state.best_id == state.seed_id, whole_pool=False))
+
+    def _completion(self, state: OptimizerState, entry: str) -> int:
+        """Evaluations an entry still needs to be scored on the whole pool (all but its own shots)."""
+        return self._missing(state, entry, self._eligible(state, entry))
+
+    def _challenger(self, state: OptimizerState, passed: frozenset[str] = frozenset()) -> str | None:
+        """The best prompt, by the race's standing, that is not behind the incumbent on the examples both were
+        scored on: the next to be scored on the whole pool. None: no prompt could replace the incumbent."""
+        incumbent = state.entries[state.best_id].rewards
+        for name in self._standing(state):
+            if name != state.best_id and name not in passed and paired(state.entries[name].rewards, incumbent).diff > 0:
+                return name
+        return None
 
     async def _step(self, state: OptimizerState) -> OptimizerState:
         settings, plan = self.spec.optimizer, self.plan
         number = state.step + 1
         rng = step_rng(settings.seed, number)
-        pool_size = len(self.split.validation)
-        start = ((number - 1) * plan.minibatch) % pool_size
-        order = [(start + j) % pool_size for j in range(pool_size)]
         epoch = (number - 1) // plan.steps_per_pass
 
-        # 1. The incumbent answers the step's minibatch: the reference every candidate is paired with.
+        # 1. The incumbent answers the screening minibatch (the first examples of the run's one order, which
+        #    every prompt is screened on); with a held-out pool it also answers training examples, whose correct
+        #    answers become shots.
         self._report("running the minibatch", state, epoch, total=plan.minibatch)
         incumbent = state.best_id
-        batch = self._first(state, order, [incumbent], plan.minibatch)
-        state, fresh = await self._evaluate(state, incumbent, batch)
+        state, fresh = await self._evaluate(state, incumbent, self._first(state, [incumbent], plan.minibatch))
         if self.split.held_out:
-            train_batch = self._train_batch(number)
-            predictions = await self.runner.predict(state.best.prompt, train_batch, self._tick, state.best.structured)
+            predictions = await self.runner.predict(state.best.prompt, self._train_batch(number), self._tick,
+                                                    state.best.structured)
             state = observe(state.model_copy(update={"spent": state.spent + len(predictions)}), predictions, settings.k_best)
             fresh = predictions
-        batch_predictions = fresh
+        elif state.best.score > 0 and self._proven(state) < settings.k:
+            # Shots come from correct answers first (examples the model already gets right teach it best), and
+            # the screening minibatch never gives one: the incumbent answers the next examples of the order too
+            # (which its paired tests need anyway).
+            state, _ = await self._evaluate(state, incumbent, self._first(state, [incumbent], 2 * plan.minibatch))
 
-        # 2. Candidates: new shot sets (never from the minibatch), output modes, instruction proposals.
-        taken = {inputs_key(self.split.validation[i].inputs) for i in batch}
-        spares = [_labelled(e) for e in self.split.train if inputs_key(e.inputs) not in taken]
-        shot_sets, from_predictions = draw_shot_sets(state, spares, settings.shot_sets, settings.k, rng)
+        # 2. Candidates around the leader: new shot sets (never from the screening minibatch), output modes,
+        #    instruction proposals.
+        leader = self._standing(state)[0]
+        screening = {inputs_key(e.inputs) for e in self.split.validation[: plan.minibatch]}
+        spares = [_labelled(e) for e in self.split.train if inputs_key(e.inputs) not in screening]
+        shot_sets, from_predictions = draw_shot_sets(state, spares, settings.shot_sets, settings.k, rng, leader)
         exemplars = rng.sample(spares, min(settings.meta_examples, len(spares)))
         self._report("proposing instructions", state, epoch)
         proposals = await self._propose(state, exemplars)
         state = state.model_copy(update={"spent": state.spent + len(proposals)})
-        state, candidates = add_entries(state, shot_sets, proposals, self.modes)
-        affordable = max(0, plan.budget - state.spent - self._reserve(state)) // max(1, len(batch))
+        state, candidates = add_entries(state, shot_sets, proposals, live_modes(state, self.modes), leader)
+        affordable = max(0, plan.budget - state.spent - self._reserve(state)) // max(1, plan.minibatch)
         candidates = candidates[:affordable]
 
-        # 3. Race them against the incumbent.
-        state, promoted, winner = await self._race(state, candidates, order, epoch)
-        if winner is not None:
-            state = accept(state, winner)
-        batch_rewards = [state.entries[incumbent].rewards[i] for i in batch]
-        reference = batch_predictions or [
-            Prediction(inputs={}, expected="", raw="", answer="", reward=r) for r in batch_rewards
-        ]
+        # 3. Screen them, then score further whoever successive halving promotes.
+        self._report(f"screening {len(candidates)} candidates", state, epoch, total=len(candidates) * plan.minibatch)
+        for c in candidates:  # one prompt at a time: calls sharing a prefix run back to back (prefix caches)
+            state, _ = await self._evaluate(state, c, self._first(state, [c], plan.minibatch))
+        state, promoted = await self._promote(state, epoch)
         return record_step(
             state,
             epoch=epoch,
-            batch=reference,
+            batch_rewards=self._screening_rewards(state, incumbent),
+            parse_failures=sum(1 for p in fresh if p.answer is None),
             candidates=candidates,
             promoted=promoted,
-            accepted=winner,
+            accepted=None,
             shots_from_predictions=from_predictions,
             proposals=proposals,
         )
 
-    async def _race(
-        self, state: OptimizerState, candidates: list[str], order: list[int], epoch: int
-    ) -> tuple[OptimizerState, list[str], str | None]:
-        """Successive halving, then a paired test. Every candidate is screened on the minibatch beside the
-        incumbent; those not behind it go on, and at each rung the survivors are scored on twice as many examples
-        and the better half kept. Once one is left it faces the incumbent on its examples (the incumbent is only
-        scored on what the test needs): it is accepted when it wins the paired sign test, more strictly before the
-        whole pool than on it, and more strictly against the seed prompt than against an earlier winner
-        (`racing.acceptance_level`); otherwise it races on to the next rung while it is ahead."""
-        incumbent = state.best_id
-        alive, promoted = list(candidates), []
-        rungs = rung_sizes(self.plan.minibatch, len(self.split.validation))
-        for rung, size in enumerate(rungs):
-            examples = {c: self._first(state, order, [c, incumbent], size) for c in alive}
-            # Near the end of the budget, the best survivors that it can still pay for go on (alive is in order).
-            affordable, cost = [], 0
-            for c in alive:
-                more = self._missing(state, c, examples[c])
-                if state.spent + cost + more + self._reserve(state) <= self.plan.budget:
-                    affordable.append(c)
-                    cost += more
-            alive = affordable
-            if not alive:
-                break  # nothing left, or the budget cannot pay for this rung: no candidate wins this step
-            self._report("screening candidates" if rung == 0 else f"racing {len(alive)} on {size} examples",
-                         state, epoch, total=cost)
-            # One prompt at a time (its examples run concurrently): calls sharing a prefix run back to back,
-            # which is what prefix caches (llama.cpp's KV cache, hosted prompt caches) reward.
-            for c in alive:
-                state, _ = await self._evaluate(state, c, examples[c])
-            rewards = {c: state.entries[c].rewards for c in [*alive, incumbent]}
-            if rung == 0:
-                alive = survivors(alive, rewards, incumbent, examples, first_rung=True)
-                continue
-            promoted += [c for c in alive if c not in promoted]
-            last = size == rungs[-1]
-            alive = leaders(alive, rewards, examples)[: 1 if last else None]  # on the whole pool: the best one
-            if len(alive) > 1:
-                continue
-            (challenger,) = alive
-            shared = examples[challenger]  # the incumbent's calls here come out of its reserve: always affordable
-            self._report(f"testing against the best on {len(shared)} examples", state, epoch)
-            state, _ = await self._evaluate(state, incumbent, shared)
-            result = paired(state.entries[challenger].rewards, state.entries[incumbent].rewards, shared)
-            if result.significant(acceptance_level(incumbent == state.seed_id, whole_pool=last)):
-                if state.spent + self._missing(state, challenger, self._eligible(state, challenger)) <= self.plan.budget:
-                    return state, promoted, challenger
+    async def _promote(self, state: OptimizerState, epoch: int) -> tuple[OptimizerState, list[str]]:
+        """Asynchronous successive halving over every prompt of the run (`racing.promotion`): at each rung the
+        best half go on to twice as many examples, while the budget (less what the end of the run needs)
+        allows. The last rung, the whole pool, is left to the end (`_verify`): it goes to the best of them all."""
+        promoted: list[str] = []
+        while (move := promotion(*self._race_view(state), self.plan.rungs[:-1], state.best_id)) is not None:
+            name, rung = move
+            examples = self._first(state, [name], self.plan.rungs[rung])
+            # The incumbent is scored beside it, so the race compares the two on the same examples, until a
+            # challenger beats it clearly (its own completion is reserved anyway).
+            beside = [] if self._beats_incumbent(state, name) else [i for i in examples if i in self._eligible(state, state.best_id)]
+            cost = self._missing(state, name, examples) + self._missing(state, state.best_id, beside)
+            if state.spent + cost + self._reserve(state) > self.plan.budget:
                 break
+            self._report(f"racing on {len(examples)} examples", state, epoch, total=cost)
+            state, _ = await self._evaluate(state, name, examples)
+            state, _ = await self._evaluate(state, state.best_id, beside)
+            promoted += [name] if name not in promoted else []
+        return state, promoted
+
+    async def _verify(self, state: OptimizerState) -> OptimizerState:
+        """The leaders, best first, scored on the whole pool and tested against the incumbent, while the budget
+        (less the incumbent's own completion) allows: a winner becomes the incumbent, the next one must beat it.
+        Recorded as a step of its own, whose candidates are the verified prompts."""
+        passed: set[str] = set()
+        verified, winner, epoch = [], None, (max(state.step, 1) - 1) // self.plan.steps_per_pass
+        incumbent = state.best_id
+        while (challenger := self._challenger(state, frozenset(passed))) is not None:
+            passed.add(challenger)
+            beside = 0 if self._beats_incumbent(state, challenger) else self._completion(state, state.best_id)
+            if state.spent + self._completion(state, challenger) + beside > self.plan.budget:
+                continue
+            self._report("scoring the leader on the whole pool", state, epoch, total=self._completion(state, challenger))
+            state, _ = await self._evaluate(state, challenger, self._eligible(state, challenger))
+            state, won = await self._challenge(state, challenger, epoch)
+            verified.append(challenger)
+            if won:
+                state, winner = accept(state, challenger), challenger
+        if not verified:
+            return state
+        return record_step(state, epoch=epoch, batch_rewards=self._screening_rewards(state, incumbent),
+                           parse_failures=0, candidates=verified, promoted=verified, accepted=winner,
+                           shots_from_predictions=0, proposals=[], screened=False)
+
+    async def _challenge(self, state: OptimizerState, challenger: str, epoch: int) -> tuple[OptimizerState, bool]:
+        """A paired sign test against the incumbent on the challenger's examples, more strictly against the seed
+        prompt than against an earlier winner (`racing.acceptance_level`). The incumbent is scored only on what
+        the test needs: rung by rung, a clear winner stops early, and so does a challenger that is not ahead."""
+        incumbent = state.best_id
+        if self._beats_incumbent(state, challenger):  # on what both were scored on already
+            return state, True
+        shared = [i for i in self._eligible(state, challenger) if i in set(self._eligible(state, incumbent))]
+        sizes = [size for size in self.plan.rungs if size < len(shared)] + [len(shared)]
+        for n, size in enumerate(sizes):
+            last = size == len(shared)
+            if not last and all(i in state.entries[incumbent].rewards for i in shared[: sizes[n + 1]]):
+                continue  # the incumbent is already scored further: test on all of it
+            self._report(f"testing against the best on {size} examples", state, epoch)
+            state, _ = await self._evaluate(state, incumbent, shared[:size])
+            result = paired(state.entries[challenger].rewards, state.entries[incumbent].rewards, shared[:size])
+            if result.significant(acceptance_level(incumbent == state.seed_id, whole_pool=last)):
+                return state, True
             if last or result.diff <= 0:
                 break
-        return state, promoted, None
+        return state, False
+
+    def _screening_rewards(self, state: OptimizerState, entry: str) -> list[float]:
+        """An entry's rewards on the screening minibatch: the batch reward the history shows for a step."""
+        rewards = state.entries[entry].rewards
+        return [rewards[i] for i in self._first(state, [entry], self.plan.minibatch) if i in rewards]
+
+    def _proven(self, state: OptimizerState) -> int:
+        """Correct answers in the shot pool that are not screening examples: the shots drawn first."""
+        screening = {inputs_key(e.inputs) for e in self.split.validation[: self.plan.minibatch]}
+        return sum(1 for p in state.predictions if p.reward >= 1.0 and inputs_key(p.inputs) not in screening)
+
+    def _race_view(self, state: OptimizerState) -> tuple[dict[str, dict[int, float]], dict[str, list[int]]]:
+        """Every prompt's rewards, and the pool examples it may be scored on, in the run's order."""
+        return ({name: entry.rewards for name, entry in state.entries.items()},
+                {name: self._eligible(state, name) for name in state.entries})
+
+    def _standing(self, state: OptimizerState) -> list[str]:
+        return standing(*self._race_view(state), self.plan.rungs)
 
     async def _finish(self) -> None:
         """Re-score the final choice on the whole pool, so its score and interval are over every example."""
         assert self.state is not None
         state = final_choice(self.state)
-        self._report("scoring the best prompt on the whole pool", state, 0, total=self._reserve(state))
+        self._report("scoring the best prompt on the whole pool", state, 0, total=self._completion(state, state.best_id))
         state, _ = await self._evaluate(state, state.best_id, self._eligible(state, state.best_id))
         self.state = state
         self.save_checkpoint()
@@ -324,10 +408,10 @@ class Trainer:
         shots = {inputs_key(s.inputs) for s in state.entries[entry].prompt.shots}
         return [i for i, e in enumerate(self.split.validation) if inputs_key(e.inputs) not in shots]
 
-    def _first(self, state: OptimizerState, order: list[int], entries: list[str], count: int) -> list[int]:
-        """The first `count` examples in the step's order that none of `entries` has as a shot."""
+    def _first(self, state: OptimizerState, entries: list[str], count: int) -> list[int]:
+        """The first `count` pool examples (in the run's one order) that none of `entries` has as a shot."""
         shots = {inputs_key(s.inputs) for e in entries for s in state.entries[e].prompt.shots}
-        return [i for i in order if inputs_key(self.split.validation[i].inputs) not in shots][:count]
+        return [i for i, e in enumerate(self.split.validation) if inputs_key(e.inputs) not in shots][:count]
 
     @staticmethod
     def _missing(state: OptimizerState, entry: str, indices: list[int]) -> int:

@@ -9,6 +9,7 @@ from opro_cli.optimizer import (
     final_choice,
     entry_id,
     initial_state,
+    live_modes,
     observe,
     proposals_exhausted,
     record_step,
@@ -101,7 +102,7 @@ def test_accepted_winner_becomes_the_incumbent_and_the_history_says_what_happene
     s, ids = add_entries(s, [(Shot(inputs={"x": "a"}, answer="b"),)], [], (False,))
     s = with_rewards(s, ids[0], {i: 1.0 for i in range(16)})
     s = accept(s, ids[0])
-    s = record_step(s, epoch=0, batch=[prediction(0, 0.0)], candidates=ids, promoted=ids, accepted=ids[0],
+    s = record_step(s, epoch=0, batch_rewards=[0.0], parse_failures=0, candidates=ids, promoted=ids, accepted=ids[0],
                     shots_from_predictions=0, proposals=[None])
     assert s.best_id == ids[0] and s.chain == [s.seed_id, ids[0]] and s.step == 1
     record = s.history[-1]
@@ -172,3 +173,22 @@ def test_the_final_choice_is_the_latest_winner_that_beats_the_seed_prompt():
     assert final_choice(accept(initial_state(SEED, False), s.seed_id)).best_id == s.seed_id
     only_lucky = accept(s.model_copy(update={"chain": [s.seed_id]}), lucky)
     assert final_choice(only_lucky).best_id == s.seed_id  # nothing beats the seed: the seed is the result
+
+
+def test_a_mode_that_loses_on_pairs_of_the_same_prompt_stops_getting_candidates():
+    state = initial_state(SEED, True)
+    shots = [(Shot(inputs={"x": f"input {i}"}, answer=f"out {i}"),) for i in range(3)]
+    state, ids = add_entries(state, shots, [], (True, False))
+    assert live_modes(state, (True, False)) == (True, False)  # nothing scored yet
+    for name in ids:  # the schema mode right on 5 of 8, the prompt-stated mode on 2 of 8, the same ones
+        entry = state.entries[name]
+        right = 5 if entry.structured else 2
+        state = with_rewards(state, name, {i: float(i < right) for i in range(8)})
+    # 3 prompts x 3 examples where only the schema mode is right (and none the other way): p = 1/512.
+    assert live_modes(state, (True, False)) == (True,)
+    assert live_modes(state, (True,)) == (True,)
+    close = initial_state(SEED, True)
+    close, ids = add_entries(close, shots[:1], [], (True, False))
+    for name in ids:
+        close = with_rewards(close, name, {i: float(i < (5 if close.entries[name].structured else 4)) for i in range(8)})
+    assert live_modes(close, (True, False)) == (True, False)  # one example apart: not enough to drop a mode

@@ -27,9 +27,9 @@ def spec_with(**optimizer) -> TaskSpec:
 
 def test_presets_scale_with_the_pool_and_the_answer_formats():
     assert budget_calls(spec_with(budget="light"), pool=60, modes=1) == 120
-    assert budget_calls(spec_with(budget="medium"), pool=60, modes=1) == 180
-    assert budget_calls(spec_with(budget="medium"), pool=60, modes=2) == 300
-    assert budget_calls(spec_with(budget="heavy"), pool=40, modes=1) == 200
+    assert budget_calls(spec_with(budget="medium"), pool=60, modes=1) == 210  # 60 x (1.5 + 2)
+    assert budget_calls(spec_with(budget="medium"), pool=60, modes=2) == 330
+    assert budget_calls(spec_with(budget="heavy"), pool=40, modes=1) == 240
     assert budget_calls(spec_with(budget=77), pool=60, modes=2) == 77
 
 
@@ -46,7 +46,7 @@ def test_dry_run_makes_no_call_writes_nothing_and_plans_within_ten_percent_of_th
     plan = dry_run(task, "--cache-dir", str(tmp_path / "cache"))
     assert server.requests == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml", "test.jsonl", "train.jsonl"]
-    assert plan["pool"] == 40 and plan["budget"] == 120 and plan["calls"] == 120 and plan["prompt_tokens"] > 0
+    assert plan["pool"] == 40 and plan["budget"] == 140 and plan["calls"] == 140 and plan["prompt_tokens"] > 0
 
     optimize(task, "--no-cache")
     made = load_artifact(task.artifact).run.usage["calls"]

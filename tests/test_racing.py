@@ -2,12 +2,24 @@
 
 import math
 
-from opro_cli.racing import EARLY_ALPHA, acceptance_level, leaders, paired, rung_sizes, sign_test, survivors, wilson_interval
+from opro_cli.racing import (
+    EARLY_ALPHA,
+    acceptance_level,
+    paired,
+    prefix,
+    promotion,
+    rung_of,
+    rung_sizes,
+    sign_test,
+    standing,
+    wilson_interval,
+)
 
 
-def test_rungs_double_up_to_the_whole_pool():
-    assert rung_sizes(8, 60) == [8, 16, 32, 60]
-    assert rung_sizes(8, 64) == [8, 16, 32, 64]
+def test_rungs_grow_by_eta_up_to_the_whole_pool():
+    assert rung_sizes(8, 60) == [8, 24, 60]
+    assert rung_sizes(8, 60, eta=2) == [8, 16, 32, 60]
+    assert rung_sizes(8, 64, eta=2) == [8, 16, 32, 64]
     assert rung_sizes(8, 8) == [8]
     assert rung_sizes(10, 5) == [5]
 
@@ -49,22 +61,73 @@ def test_a_loser_on_the_same_examples_is_never_significant():
     assert not paired(loser, incumbent).significant(alpha=0.99)
 
 
-def test_survivors_keep_the_best_half_not_behind_the_incumbent():
-    incumbent = {i: float(i % 2) for i in range(16)}  # 50 %
+RUNGS = [4, 8, 16]  # a pool of 16 examples, screened on 4, halved (eta 2) at each rung
+
+
+def test_a_prefix_stops_at_the_first_unscored_example_and_rungs_count_it():
+    rewards = {0: 1.0, 1: 0.0, 3: 1.0}
+    assert prefix(rewards, [0, 1, 2, 3]) == [1.0, 0.0]
+    assert prefix(rewards, [0, 1, 3]) == [1.0, 0.0, 1.0]  # example 2 is one of its shots: not in its order
+    assert [rung_of(n, 16, RUNGS) for n in (0, 3, 4, 8, 15, 16)] == [-1, -1, 0, 1, 1, 2]
+    assert rung_of(14, 14, RUNGS) == 2  # two shots: the whole pool is 14 examples
+
+
+def test_the_best_half_of_each_rung_goes_on_the_highest_rung_first():
+    order = {name: list(range(16)) for name in ("inc", "a", "b", "c", "d")}
     rewards = {
-        "inc": incumbent,
-        "better": {i: 1.0 for i in range(16)},
-        "tied": dict(incumbent),
-        "worse": {i: 0.0 for i in range(16)},
-        "slightly": dict(incumbent) | {0: 1.0},
+        "inc": {i: float(i % 2) for i in range(4)},  # 2 of 4
+        "a": {0: 1.0, 1: 1.0, 2: 1.0, 3: 0.0},  # 3 of 4
+        "b": {i: float(i % 2) for i in range(4)},  # 2 of 4, as the incumbent
+        "c": {i: 0.0 for i in range(4)},
+        "d": {0: 1.0, 1: 1.0, 2: 1.0, 3: 1.0},  # 4 of 4: the best
     }
-    examples = {name: list(range(8)) for name in rewards}
-    names = ["tied", "worse", "better", "slightly"]
-    # Screening: ties go on (a perfect incumbent can only be tied there), the worse never; at most half (2).
-    assert survivors(names, rewards, "inc", examples, first_rung=True) == ["better", "slightly"]
-    # Later rungs: a challenger must be ahead.
-    assert survivors(["tied", "worse"], rewards, "inc", examples, first_rung=False) == []
-    assert survivors(["tied"], rewards, "inc", examples, first_rung=True) == ["tied"]
+    assert promotion(rewards, order, RUNGS, "inc", eta=2) == ("d", 1)  # the best first
+    rewards["d"] |= {i: 1.0 for i in range(4, 8)}
+    assert promotion(rewards, order, RUNGS, "inc", eta=2) == ("d", 2)  # alone on rung 1: the top half is itself
+    rewards["d"] |= {i: 1.0 for i in range(8, 16)}
+    # Rung 0 has four challengers (the incumbent is not one): the best two, d (done) and a, go on.
+    assert promotion(rewards, order, RUNGS, "inc", eta=2) == ("a", 1)
+    rewards["a"] |= {4: 0.0, 5: 0.0, 6: 0.0, 7: 0.0}  # 3 of 8
+    # b is not in the top two of rung 0, and on rung 1 only the better of d and a could go on: d, which is done.
+    assert promotion(rewards, order, RUNGS, "inc", eta=2) is None
+    rewards["e"] = {i: 1.0 for i in range(4)}  # a new perfect screening: rung 0 has five, the top three go on
+    order["e"] = list(range(16))
+    assert promotion(rewards, order, RUNGS, "inc", eta=2) == ("e", 1)
+
+
+def test_screening_promotes_by_rank_alone_later_rungs_only_a_prompt_ahead_of_the_incumbent():
+    order = {name: list(range(16)) for name in ("inc", "low", "tied", "ahead")}
+    lucky = {i: float(i < 4) for i in range(4)} | {i: 0.0 for i in range(4, 8)}  # 4 of 4, then 0 of 4
+    rewards = {"inc": lucky, "low": {i: float(i == 0) for i in range(4)}}
+    # Screening: behind the (lucky) incumbent, but the best of the rest: it goes on.
+    assert promotion(rewards, order, RUNGS, "inc", eta=2) == ("low", 1)
+    rewards = {
+        "inc": {i: float(i % 2) for i in range(8)},
+        "tied": {i: float(i % 2) for i in range(8)},
+        "ahead": {i: float(i % 2 or i == 0) for i in range(8)},
+    }
+    assert promotion(rewards, order, RUNGS, "inc", eta=2) == ("ahead", 2)
+    rewards["tied"] = rewards.pop("tied")  # now the older of the two: first among equals on rung 1
+    del rewards["ahead"]
+    assert promotion(rewards, order, RUNGS, "inc", eta=2) is None  # a tie on rung 1 does not go on
+
+
+def test_a_lone_prompt_ahead_of_the_incumbent_climbs_to_the_whole_pool():
+    order = {"seed": list(range(16)), "new": [i for i in range(16) if i not in (5, 9)]}  # two shots: 14 examples
+    rewards = {"seed": {i: 0.0 for i in range(4)}, "new": {i: 1.0 for i in order["new"][:8]}}
+    assert promotion(rewards, order, RUNGS, "seed", eta=2) == ("new", 2)
+    rewards["new"] |= {i: 1.0 for i in order["new"]}
+    assert promotion(rewards, order, RUNGS, "seed", eta=2) is None  # complete: nothing more to score
+
+
+def test_the_standing_ranks_by_rung_then_by_score_there():
+    order = {name: list(range(16)) for name in ("x", "y", "z")}
+    rewards = {
+        "x": {i: 1.0 for i in range(4)},  # perfect, but only screened
+        "y": {i: float(i < 6) for i in range(8)},  # 6 of 8 on rung 1
+        "z": {i: float(i < 7) for i in range(8)},  # 7 of 8 on rung 1
+    }
+    assert standing(rewards, order, RUNGS) == ["z", "y", "x"]
 
 
 def test_wilson_interval_is_sound_at_the_edges():
@@ -73,15 +136,6 @@ def test_wilson_interval_is_sound_at_the_edges():
     low, high = wilson_interval(20, 20)
     assert high == 1.0 and 0.8 < low < 0.9
     assert wilson_interval(0, 0) == (0.0, 1.0)
-
-
-def test_leaders_are_the_better_half_by_their_own_scores():
-    rewards = {"a": {0: 1.0, 1: 0.0}, "b": {0: 1.0, 1: 1.0}, "c": {0: 0.0, 1: 0.0}, "d": {0: 1.0, 1: 0.0}}
-    examples = {name: [0, 1] for name in rewards}
-    assert leaders(["a", "b", "c", "d"], rewards, examples) == ["b", "a"]  # a and d tie: the earlier goes on
-    assert leaders(["c", "b", "a"], rewards, examples) == ["b", "a"]
-    assert leaders(["c"], rewards, examples) == ["c"]
-    assert leaders(["c", "b", "a", "d"], rewards, examples, at_least=3) == ["b", "a", "d"]
 
 
 def test_the_seed_prompt_is_replaced_only_at_the_strict_level_an_earlier_winner_at_a_looser_one():

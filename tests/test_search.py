@@ -7,6 +7,8 @@ from typer.testing import CliRunner
 
 from opro_cli.artifact import load_artifact
 from opro_cli.cli import app
+from opro_cli.data import Example
+from opro_cli.trainer import race_order
 from toy_task import write_toy_task
 
 
@@ -21,7 +23,7 @@ def test_the_search_spends_its_budget_and_rescores_its_choice_on_the_whole_pool(
     optimize(task)
     artifact = load_artifact(task.artifact)
     scores = artifact.scores
-    assert scores.budget == 150 and 150 - 8 < scores.spent <= 150  # leftover: less than one minibatch
+    assert scores.budget == 150 and 150 - 8 - 3 < scores.spent <= 150  # leftover: less than a step (screening + 3 proposals)
     assert artifact.run.usage["calls"] == scores.spent  # a cold cache: every evaluation is one call
     assert scores.best_examples == 40 - len(artifact.shots)  # the whole pool but its own shots
     assert scores.best_validation == 1.0 and scores.seed_validation == 0.0  # two shots: the toy model is perfect
@@ -45,3 +47,28 @@ def test_a_seed_prompt_nothing_beats_is_kept(tmp_path, toy_provider):
     assert artifact.scores.best_validation == artifact.scores.seed_validation == 1.0
     assert artifact.scores.best_examples == 30
     assert artifact.scores.screened > 0 and not any(c.accepted for r in artifact.history for c in r.candidates)
+
+
+def test_the_race_order_spreads_every_answer_evenly_so_each_prefix_has_the_pool_mix():
+    examples = [Example(line=i + 1, inputs={"x": str(i)}, expected="rare" if i % 5 == 0 else "common") for i in range(40)]
+    ordered = race_order(list(examples), seed=3)
+    assert sorted(e.inputs["x"] for e in ordered) == sorted(e.inputs["x"] for e in examples)  # a permutation
+    for size in (5, 10, 20, 40):  # 1 in 5 is rare: so is 1 in 5 of every prefix of 5, 10, ...
+        assert sum(e.expected == "rare" for e in ordered[:size]) == size // 5
+    assert race_order(list(examples), seed=3) == ordered  # seeded
+    assert race_order(list(examples), seed=4) != ordered
+    free_text = [Example(line=i + 1, inputs={"x": str(i)}, expected=f"answer {i}") for i in range(20)]
+    assert len({e.expected for e in race_order(list(free_text), seed=3)[:10]}) == 10  # all distinct: just shuffled
+
+
+def test_the_leader_is_verified_on_the_whole_pool_at_the_end_and_recorded_as_its_own_step(tmp_path, toy_provider):
+    task = write_toy_task(tmp_path, train_size=40, optimizer={"validation_size": "all", "budget": 150, "k": 2})
+    optimize(task)
+    artifact = load_artifact(task.artifact)
+    verification = [record for record in artifact.history if record.screened == 0 and record.candidates]
+    assert verification, "no verification step"
+    (winner,) = [c for c in verification[0].candidates if c.accepted]
+    assert winner.examples == 40 - 2 and winner.promoted and winner.prompt == artifact.prompt
+    # Every prompt screened in a step was screened on the same first examples of the race order.
+    screened = [c for record in artifact.history if record.screened for c in record.candidates]
+    assert screened and all(c.examples >= 8 for c in screened)

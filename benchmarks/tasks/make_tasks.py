@@ -44,6 +44,36 @@ def message(rng: random.Random) -> dict[str, str]:
     return {"message": text[0].upper() + text[1:], "intent": intent}
 
 
+SUBJECTS = ["My sister", "The old neighbour", "Our coach", "The whole class", "My best friend", "The driver", "I"]
+EMOTIONS = {
+    "joy": ["laughed all the way home after the {event}", "could not stop smiling at the {event}",
+            "danced in the kitchen when the {news} came", "felt on top of the world after the {event}",
+            "hugged everyone when the {news} arrived"],
+    "anger": ["slammed the door after the {event}", "shouted at the clerk about the {news}",
+              "was furious that the {event} was cancelled again", "kicked the wall when the {news} came",
+              "could not forgive the lies about the {event}"],
+    "sadness": ["cried quietly after the {event}", "stayed in bed all day after the {news}",
+                "missed the old days badly after the {event}", "felt empty and alone when the {news} came",
+                "looked at the photos of the {event} with tears"],
+    "fear": ["trembled in the dark after the {news}", "could not sleep, afraid of the {event}",
+             "froze when the {news} came at midnight", "hid under the blanket during the {event}",
+             "felt the heart racing before the {event}"],
+}
+PLACES = ["", " at school", " in the station", " last night", " on Sunday", " in the hospital"]
+EVENTS = {"event": ["wedding", "storm", "exam", "match", "funeral", "party", "interview"],
+          "news": ["phone call", "letter", "message", "news", "verdict"]}
+
+
+def feeling(rng: random.Random) -> dict[str, str]:
+    emotion = rng.choice(sorted(EMOTIONS))
+    text = f"{rng.choice(SUBJECTS)} {rng.choice(EMOTIONS[emotion])}{rng.choice(PLACES)}."
+    for key, values in EVENTS.items():
+        text = text.replace("{" + key + "}", rng.choice(values))
+    return {"sentence": text, "emotion": emotion}
+
+
 if __name__ == "__main__":
     used = write("intent_train.jsonl", message, 60, 11, set(), HERE)
     write("intent_test.jsonl", message, 120, 12, used, HERE)
+    used = write("emotion_train.jsonl", feeling, 60, 21, set(), HERE)
+    write("emotion_test.jsonl", feeling, 120, 22, used, HERE)
