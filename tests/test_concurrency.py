@@ -71,13 +71,13 @@ def test_the_window_shrinks_once_per_window_and_grows_back():
     tickets = [window.take() for _ in range(8)]
     for ticket in tickets[:3]:
         window.finished(ticket, rate_limited=True)  # three 429s from one burst: one decrease
-    assert window.current == 6
+    assert window.current == 7
     for ticket in tickets[3:]:
         window.finished(ticket)
     before = window.limit
     for _ in range(12):
         window.finished(window.take())
-    assert before < window.limit < before + 2  # additive now: about one call per two windows
+    assert before < window.limit < before + 1  # additive now: about one call per four windows
     for _ in range(40):
         window.finished(window.take(), rate_limited=True)
     assert window.current == 1  # never below one call
@@ -93,14 +93,19 @@ def test_retry_after_pauses_and_the_ceiling_caps():
     assert window.current == 2
 
 
-def test_rpm_is_a_sliding_window():
-    rate = RateWindow(rpm=2)
-    rate.take(0.0)
-    rate.take(30.0)
-    assert not rate.has_room(59.0) and rate.next_room(59.0) == 60.0
-    assert rate.has_room(60.0)
-    rate.take(60.0)
-    assert not rate.has_room(89.0) and rate.next_room(89.0) == 90.0
+def test_rpm_counts_a_request_from_its_hand_off_until_a_window_after_its_answer():
+    rate = RateWindow(rpm=2, seconds=60.0)
+    rate.take()
+    rate.take()
+    assert not rate.has_room(0.0) and rate.next_room(0.0) == 0.0  # both in flight: only an answer makes room
+    rate.finished(5.0)
+    assert not rate.has_room(64.0) and rate.next_room(64.0) == 65.0  # one answered at 5 s, one still in flight
+    assert rate.has_room(65.0)
+    rate.take()
+    rate.finished(70.0)
+    rate.finished(71.0)
+    assert not rate.has_room(129.0) and rate.next_room(129.0) == 130.0
+    assert rate.has_room(130.0)
 
 
 def test_the_live_display_shows_the_current_concurrency(fault_server):

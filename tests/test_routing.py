@@ -5,6 +5,7 @@ the cache shared across deployments, keys kept out of everything written."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 
 import pytest
@@ -67,6 +68,20 @@ def test_rpm_is_never_exceeded_and_the_rest_goes_elsewhere(fault_server):
     assert limited.requests == 5 and other.requests == 35
 
 
+def test_rpm_holds_as_the_server_counts_even_when_a_burst_arrives_late(fault_server):
+    """Requests handed off together reach the server milliseconds apart; a later burst must not land within a
+    window of the stragglers. The window is shortened here (a minute by default); the server's own arrival times
+    are checked over every window that starts at an arrival (the busiest one always does)."""
+    server = fault_server(latency=0.05)
+    window, rpm = 0.3, 6
+    lm = LM(concurrency=8, rpm_window=window)
+    answers = ask_many(lm, pool_of(server, rpm=rpm), 36)
+    arrivals = sorted(server.arrivals)
+    busiest = max(bisect.bisect_left(arrivals, t + window) - i for i, t in enumerate(arrivals))
+    assert len(answers) == 36 and all(answers) and len(arrivals) == 36
+    assert busiest <= rpm, busiest
+
+
 def test_a_refused_deployment_is_cooled_down_and_its_calls_go_to_the_others(fault_server):
     healthy, failing = fault_server(), fault_server(fault_rate=1.0, faults=["500"])
     lm = LM(concurrency=4, retry=RetryPolicy(base_delay=0.01))
@@ -106,6 +121,18 @@ def _stop_after_served(server, count: int):
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
     return thread
+
+
+@pytest.mark.parametrize("through_router", [False, True])
+def test_a_priced_model_is_charged_and_an_unpriced_one_is_free(fault_server, through_router):
+    """Calls to a model litellm has no price for tell it so (its cost search is skipped); a priced one keeps its price."""
+    server = fault_server()
+    place = {"deployments": [{"api_base": server.url}]} if through_router else {"api_base": server.url}
+    priced, unpriced = LM(), LM()
+    ask_many(priced, ModelConfig(name="openai/gpt-4o-mini", api_key_env=KEY_ENV, **place), 4)
+    answers = ask_many(unpriced, ModelConfig(name="openai/toy", api_key_env=KEY_ENV, **place), 4, offset=4)
+    assert priced.usage.cost > 0 and priced.usage.calls == 4
+    assert unpriced.usage.cost == 0 and all(answers) and server.served == 8
 
 
 def test_the_cache_key_is_the_model_not_the_deployment(tmp_path, fault_server):

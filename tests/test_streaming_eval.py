@@ -28,7 +28,8 @@ def test_results_are_on_disk_as_they_come_in_data_order(tmp_path, toy_provider):
 
     result = evaluate_prompt(artifact.task_spec(), artifact.prompt, task.test, artifact, rows_near=near,
                              options=CallOptions(cache=False, concurrency=8), on_done=on_done)
-    assert seen == list(range(1, 301))  # each result written before the next one is handed on
+    # the first result is on disk at once, the others flushed at most FLUSH_EVERY seconds after they come
+    assert seen[0] == 1 and seen == sorted(seen) and seen[-1] <= 300
     assert list(result.rows.lines) == list(range(1, 301)) and result.examples == 300
     result.rows.write_jsonl(near)
     rows = [json.loads(line) for line in near.read_text().splitlines()]

@@ -19,6 +19,7 @@ from ..errors import BudgetExhausted, InputError, ProviderError
 from ..spec import ModelConfig
 from .cache import ResponseCache, cache_key
 from .provider_errors import ProviderUnavailable, describe, is_transient, refusal, retry_after
+from .concurrency import RPM_WINDOW
 from .routing import Endpoint, Pool, build_pool, key_from_env
 
 
@@ -107,9 +108,11 @@ class LM:
         budget: Budget = Budget(),
         retry: RetryPolicy | None = None,
         adaptive: bool = True,
+        rpm_window: float = RPM_WINDOW,
     ) -> None:
         self.cache = cache
         self.adaptive = adaptive  # False: every endpoint's window stays at `concurrency` (the old behaviour)
+        self.rpm_window = rpm_window  # seconds a deployment's `rpm` holds over: a minute (tests shorten it)
         self.budget = budget
         self.retry = retry or RetryPolicy()
         self.usage = Usage()
@@ -125,7 +128,7 @@ class LM:
         self._pools: dict[str, Pool] = {}
         self._endpoints: dict[tuple[Any, ...], Endpoint] = {}
         self._room = asyncio.Condition()  # notified whenever an endpoint may have room again
-        self._unpriced: set[tuple[str, str]] = set()  # (model, provider) litellm has no price for
+        self._turns: dict[int, asyncio.Lock] = {}  # per pool: whose turn it is to wait for room
 
     async def complete(
         self,
@@ -158,7 +161,9 @@ class LM:
         """The endpoints of a model config, built on its first call (deployment keys are read then)."""
         key = model.model_dump_json(include={"name", "api_base", "api_key_env", "deployments"})
         if key not in self._pools:
-            self._pools[key] = build_pool(self._litellm, model, self.concurrency, self._endpoints, self.adaptive)
+            self._pools[key] = build_pool(
+                self._litellm, model, self.concurrency, self._endpoints, self.adaptive, self.rpm_window
+            )
         return self._pools[key]
 
     async def _send(self, pool: Pool, request: dict[str, Any]) -> Completion:
@@ -194,6 +199,7 @@ class LM:
             self._slots = asyncio.Semaphore(self.concurrency)
             self._first_call = asyncio.Lock()
             self._room = asyncio.Condition()
+            self._turns = {}
 
     async def _call_with_retries(self, pool: Pool, request: dict[str, Any]) -> Completion:
         """One call and its retries, in one of the `-j` slots throughout (a backoff keeps its slot, so a failing
@@ -202,7 +208,7 @@ class LM:
         async with self._slots:
             for attempt in range(self.retry.attempts):
                 try:
-                    response = await self._attempt(pool, request)
+                    endpoint, response = await self._attempt(pool, request)
                 except _Failed as failed:
                     exc = failed.exc
                     if not is_transient(self._litellm, exc):
@@ -215,21 +221,22 @@ class LM:
                     if not failed.window_absorbed:
                         await asyncio.sleep(self._delay(attempt, exc))
                     continue
-                return self._account(response)
+                return self._account(response, endpoint)
         raise AssertionError("unreachable")
 
-    async def _attempt(self, pool: Pool, request: dict[str, Any]) -> Any:
-        """One request: room on an endpoint, the budget, then exactly one HTTP request."""
+    async def _attempt(self, pool: Pool, request: dict[str, Any]) -> tuple[Endpoint, Any]:
+        """One request: room on an endpoint, the budget, then exactly one HTTP request; the endpoint and answer."""
         endpoint = await self._admit(pool, request["messages"])
         self._charge()  # no await between the room found and taken, so no other call takes it meanwhile
-        ticket = endpoint.take(time.monotonic())
+        sent_at = time.monotonic()
+        ticket = endpoint.take(sent_at)
         try:
             response = await self._timed(pool.send(endpoint, request))
         except Exception as exc:  # noqa: BLE001 - classified by the caller
             rate_limited = getattr(exc, "status_code", None) == 429 or isinstance(exc, self._litellm.RateLimitError)
             window = endpoint.limit.current
             asked = retry_after(exc) if rate_limited else None
-            await self._finish(endpoint, ticket, rate_limited, asked)
+            await self._finish(endpoint, ticket, None, rate_limited, asked)
             # A 429 already shrank the window (or paused the endpoint): the retry waits for room, not a backoff,
             # unless the window was down to one call.
             absorbed = self.adaptive and rate_limited and (asked is not None or window > 1)
@@ -237,12 +244,14 @@ class LM:
         except BaseException:
             await self._finish(endpoint, ticket)
             raise
-        await self._finish(endpoint, ticket)
-        return response
+        await self._finish(endpoint, ticket, time.monotonic() - sent_at)
+        return endpoint, response
 
     async def _admit(self, pool: Pool, messages: list[dict[str, str]]) -> Endpoint:
-        """Wait until the pool has an endpoint with room (window, pause, rpm, Router cooldowns)."""
-        async with self._room:
+        """Wait until the pool has an endpoint with room (window, pacing, rpm, Router cooldowns). A pool's callers
+        take turns (a FIFO lock): a release wakes the first in each pool's queue, not every call waiting behind
+        `-j` (at -j 32 against 8 in flight, waking them all cost ~10% of the client's CPU)."""
+        async with self._turns.setdefault(id(pool), asyncio.Lock()), self._room:
             while True:
                 endpoint = await pool.pick(messages)
                 now = time.monotonic()
@@ -253,8 +262,16 @@ class LM:
                 except asyncio.TimeoutError:
                     pass
 
-    async def _finish(self, endpoint: Endpoint, ticket: int, rate_limited: bool = False, asked: float | None = None) -> None:
-        endpoint.limit.finished(ticket, rate_limited, asked)
+    async def _finish(
+        self,
+        endpoint: Endpoint,
+        ticket: int,
+        round_trip: float | None = None,
+        rate_limited: bool = False,
+        asked: float | None = None,
+    ) -> None:
+        """A request came back: `round_trip` seconds if it was answered, a 429 or other failure otherwise."""
+        endpoint.finished(ticket, round_trip, rate_limited, asked)
         async with self._room:
             self._room.notify_all()
 
@@ -287,29 +304,28 @@ class LM:
             if self._inflight.count == 0:
                 self.usage.lm_seconds += time.perf_counter() - self._inflight.since
 
-    def _account(self, response: Any) -> Completion:
+    def _account(self, response: Any, endpoint: Endpoint) -> Completion:
         completion = Completion(
             _text(response),
             int(getattr(getattr(response, "usage", None), "prompt_tokens", 0) or 0),
             int(getattr(getattr(response, "usage", None), "completion_tokens", 0) or 0),
-            self._cost(response),
+            self._cost(response, endpoint),
         )
         self.usage.prompt_tokens += completion.prompt_tokens
         self.usage.completion_tokens += completion.completion_tokens
         self.usage.cost += completion.cost
         return completion
 
-    def _cost(self, response: Any) -> float:
+    def _cost(self, response: Any, endpoint: Endpoint) -> float:
         """Price of a call; local and unmapped models cost 0 rather than failing the run. litellm takes a few ms
-        to find a model unmapped, so the answer is remembered per model (as much as the call itself on loopback)."""
-        hidden = getattr(response, "_hidden_params", None) or {}
-        model = (str(getattr(response, "model", "")), str(hidden.get("custom_llm_provider", "")))
-        if model in self._unpriced:
+        to find a model unmapped, on every answer, so once one shows it has none the endpoint is marked free: its
+        later calls tell litellm so (`routing.FREE`) and are not priced again."""
+        if endpoint.free:
             return 0.0
         try:
             return float(self._litellm.completion_cost(completion_response=response) or 0.0)
         except Exception:  # noqa: BLE001 - litellm raises various errors for unmapped models
-            self._unpriced.add(model)
+            endpoint.free = True
             return 0.0
 
     def _delay(self, attempt: int, exc: Exception) -> float:
