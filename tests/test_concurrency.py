@@ -43,7 +43,9 @@ def test_a_ceiling_above_what_the_endpoint_takes_converges_with_few_429s(fault_s
 
 
 def test_an_endpoint_that_keeps_up_gets_the_whole_ceiling(fault_server):
-    server = fault_server(latency=0.05)
+    # Half-second answers: sends are paced over about 3/4 of a round trip, so twelve overlap with 130 ms to spare
+    # (at 50 ms the spare was 13 ms, and a stall on 2 busy cores left one send after the first answer).
+    server = fault_server(latency=0.5)
     lm = LM(concurrency=12)
     ask_many(lm, model_of(server), 120)
     assert server.max_in_flight == 12 and server.requests == 120
