@@ -4,10 +4,10 @@ Pure functions over per-example rewards (`{example index: reward}`), so the sche
 are tested without any LM. Every comparison is paired: two prompts are compared only on examples both were
 scored on (and neither has as a shot), so the noise of which examples were drawn cancels out.
 
-- `rung_sizes`: a candidate is screened on a minibatch, and the survivors are scored on twice as many
+- `rung_sizes`: a candidate is screened on a minibatch, and the survivors are scored on ETA times as many
   examples at each rung, up to the whole pool (successive halving).
 - `promotion`: asynchronous successive halving (ASHA): prompts of every step share one order of the pool, and
-  at each rung the best half of those that completed it are scored further; `standing` ranks them.
+  at each rung the best 1/ETA of those that completed it are scored further; `standing` ranks them.
 - `sign_test`: the exact one-sided sign test on the examples where the two prompts disagree (McNemar's
   exact test for 0/1 rewards); a challenger replaces the incumbent only when it is significant.
 """

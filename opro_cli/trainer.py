@@ -298,7 +298,7 @@ class Trainer:
 
     async def _promote(self, state: OptimizerState, epoch: int) -> tuple[OptimizerState, list[str]]:
         """Asynchronous successive halving over every prompt of the run (`racing.promotion`): at each rung the
-        best half go on to twice as many examples, while the budget (less what the end of the run needs)
+        best third go on to three times as many examples (`racing.ETA`), while the budget (less what the end of the run needs)
         allows. The last rung, the whole pool, is left to the end (`_verify`): it goes to the best of them all."""
         promoted: list[str] = []
         while (move := promotion(*self._race_view(state), self.plan.rungs[:-1], state.best_id)) is not None:
