@@ -132,6 +132,19 @@ def initial_state(seed_prompt: Prompt, structured: bool) -> OptimizerState:
     )
 
 
+MAX_AUTO_SHOTS = 8
+
+
+def shots_per_prompt(k: int | str, answers: list[str]) -> int:
+    """`k`, or for `auto` one shot per answer when the answers form a small label set (at least 3 shots): a
+    small model rarely gives an answer its shots never show, so a prompt with 3 shots on a 4-label task gives
+    up a quarter of the examples before it starts. Free-text answers (mostly distinct) get 3."""
+    if k != "auto":
+        return int(k)
+    labels = len(set(answers))
+    return max(3, labels) if labels <= min(MAX_AUTO_SHOTS, len(answers) // 2) else 3
+
+
 def step_rng(seed: int, step: int) -> random.Random:
     """A generator per step, so a resumed run draws exactly what an uninterrupted one would."""
     return random.Random(f"{seed}:step:{step}")
@@ -159,9 +172,9 @@ def draw_shot_sets(
     leader: str | None = None,
     local: bool = True,
 ) -> tuple[list[tuple[Shot, ...]], int]:
-    """`count` shot sets of `k`. Every other set, once the leader (default: the incumbent) has shots, is the
-    leader's with one shot swapped for another of the same answer: a local step around the best prompt so far,
-    whose answers mostly agree with it, so a paired test can tell a small gain apart from noise. The others are fresh draws, each spread over the distinct
+    """`count` shot sets of `k`. Every other set, once the leader (default: the incumbent) has shots, is a local
+    step around it: its shots with one swapped for another of the same answer, or the same shots reordered. Such
+    a prompt's answers mostly agree with the leader's, so a paired test can tell a small gain apart from noise. The others are fresh draws, each spread over the distinct
     answers (shots that all say "world" teach a small model to say "world"); for each answer a correct prediction
     comes first (it carries the model's own extra fields, e.g. its reasoning), else a labelled example from
     `spares`, so a prompt that gets nothing right can still learn the format. Returns the sets and how many shots
@@ -177,13 +190,24 @@ def draw_shot_sets(
     sets, from_predictions = [], 0
     for i in range(count):
         if local and i % 2 and len(base) == k:
-            shots = _swap_one(base, pool, rng)
+            shots = _swap_one(base, pool, rng) if i % 4 == 1 else _reorder(base, rng)
         else:
             shots = tuple(Shot(inputs=p.inputs, answer=p.expected, fields=p.fields)
                           for p in _draw_balanced(pool, k, rng, preferred=proven))
         sets.append(shots)
         from_predictions += sum(1 for shot in shots if inputs_key(shot.inputs) in proven)
     return sets, from_predictions
+
+
+def _reorder(base: tuple[Shot, ...], rng: random.Random) -> tuple[Shot, ...]:
+    """The same shots in another order: a small model leans toward the answer of the shot it read last, so
+    the order alone can move its score by many points (Lu et al. 2022, "Fantastically ordered prompts")."""
+    if len({inputs_key(shot.inputs) for shot in base}) < 2:
+        return base
+    order = list(base)
+    while tuple(order) == base:
+        rng.shuffle(order)
+    return tuple(order)
 
 
 def _swap_one(base: tuple[Shot, ...], pool: list[Prediction], rng: random.Random) -> tuple[Shot, ...]:

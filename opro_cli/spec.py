@@ -172,7 +172,9 @@ Reward = Annotated[ExactMatchReward | RegexReward, Field(discriminator="type")]
 
 
 class OptimizerSpec(StrictModel):
-    k: int = Field(default=3, ge=0, description="few-shot examples in the prompt")
+    k: Annotated[int, Field(ge=0)] | Literal["auto"] = Field(
+        default="auto", description="few-shot examples in the prompt; auto: one per answer of a label set, at least 3"
+    )
     k_best: int = Field(default=10, ge=1, description="best predictions kept to draw shots from")
     budget: int | Literal["light", "medium", "heavy"] = Field(
         default="medium", description="LM calls the search may make, or a preset scaled to the validation pool"

@@ -36,6 +36,7 @@ from .optimizer import (
     observe,
     proposals_exhausted,
     record_step,
+    shots_per_prompt,
     step_rng,
     with_rewards,
 )
@@ -125,6 +126,7 @@ class Trainer:
 
     def __post_init__(self) -> None:
         self.plan: Plan = make_plan(self.spec, self.split, len(self.modes))
+        self.k = shots_per_prompt(self.spec.optimizer.k, [e.expected for e in self.split.train])
 
     @property
     def lm(self) -> LM:
@@ -160,7 +162,7 @@ class Trainer:
         """Calls and tokens the run will take, from typical prompts (the seed instructions with `k` training
         examples as shots, and the meta-prompt): nothing is called, nothing written."""
         settings, train = self.spec.optimizer, self.split.train
-        shots = tuple(Shot(inputs=e.inputs, answer=e.expected) for e in train[: settings.k])
+        shots = tuple(Shot(inputs=e.inputs, answer=e.expected) for e in train[: self.k])
         typical = Prompt(instructions=self.spec.prompt.instructions, shots=shots)
         call = render_messages(typical, train[-1].inputs, self.spec.prompt.input, self.runner.fmt)
         seed = initial_state(typical, self.modes[0]).seed
@@ -210,7 +212,10 @@ class Trainer:
         if state.stalled >= 2:
             return False
         proposals = 0 if proposals_exhausted(state.history, settings.proposal_patience) else settings.candidates
-        step_cost = (2 if self.split.held_out else 1) * plan.minibatch + proposals
+        # A candidate screened with nothing left to promote it is a wasted screening: a step must afford one
+        # promotion to the next rung as well.
+        promotion = plan.rungs[1] - plan.rungs[0] if len(plan.rungs) > 2 else 0
+        step_cost = (2 if self.split.held_out else 1) * plan.minibatch + proposals + promotion
         return state.spent + self._reserve(state) + step_cost <= plan.budget
 
     def _reserve(self, state: OptimizerState) -> int:
@@ -258,7 +263,7 @@ class Trainer:
                                                     state.best.structured)
             state = observe(state.model_copy(update={"spent": state.spent + len(predictions)}), predictions, settings.k_best)
             fresh = predictions
-        elif state.best.score > 0 and self._proven(state) < settings.k:
+        elif state.best.score > 0 and self._proven(state) < self.k:
             # Shots come from correct answers first (examples the model already gets right teach it best), and
             # the screening minibatch never gives one: the incumbent answers the next examples of the order too
             # (which its paired tests need anyway).
@@ -269,7 +274,7 @@ class Trainer:
         leader = self._standing(state)[0]
         screening = {inputs_key(e.inputs) for e in self.split.validation[: plan.minibatch]}
         spares = [_labelled(e) for e in self.split.train if inputs_key(e.inputs) not in screening]
-        shot_sets, from_predictions = draw_shot_sets(state, spares, settings.shot_sets, settings.k, rng, leader,
+        shot_sets, from_predictions = draw_shot_sets(state, spares, settings.shot_sets, self.k, rng, leader,
                                                      local=self._stands_out(state, leader))
         exemplars = rng.sample(spares, min(settings.meta_examples, len(spares)))
         self._report("proposing instructions", state, epoch)

@@ -13,6 +13,7 @@ from opro_cli.optimizer import (
     observe,
     proposals_exhausted,
     record_step,
+    shots_per_prompt,
     step_rng,
     with_rewards,
 )
@@ -146,16 +147,17 @@ def test_every_answer_gets_a_shot_even_when_the_correct_predictions_all_share_on
         assert from_predictions == 2  # the "world" shot is a correct prediction each time
 
 
-def test_once_the_incumbent_has_shots_every_other_set_swaps_one_of_them_for_the_same_answer():
+def test_once_the_incumbent_has_shots_every_other_set_is_a_local_step_swap_or_reorder():
     base = (Shot(inputs={"x": "input 0"}, answer="yes"), Shot(inputs={"x": "input 1"}, answer="no"))
     s = initial_state(SEED, False)
     s, ids = add_entries(s, [base], [], (False,))
     s = accept(s, ids[0])
     spares = [labelled(i, "yes" if i % 2 == 0 else "no") for i in range(2, 12)]
     sets, _ = draw_shot_sets(s, spares, count=4, k=2, rng=step_rng(0, 2))
-    for swapped in (sets[1], sets[3]):
-        kept = [shot for shot in swapped if shot.inputs["x"] in ("input 0", "input 1")]
-        assert len(kept) == 1 and sorted(x.answer for x in swapped) == ["no", "yes"]
+    swapped, reordered = sets[1], sets[3]
+    kept = [shot for shot in swapped if shot.inputs["x"] in ("input 0", "input 1")]
+    assert len(kept) == 1 and sorted(x.answer for x in swapped) == ["no", "yes"]  # one swapped, same answer
+    assert reordered == base[::-1]  # the same shots, in the other order
     for fresh in (sets[0], sets[2]):  # fresh draws, from the spares only
         assert sorted(x.answer for x in fresh) == ["no", "yes"]
         assert all(x.inputs["x"] not in ("input 0", "input 1") for x in fresh)
@@ -194,3 +196,11 @@ def test_a_mode_that_loses_on_pairs_of_the_same_prompt_stops_getting_candidates(
     for name in ids:
         close = with_rewards(close, name, {i: float(i < (5 if close.entries[name].structured else 4)) for i in range(8)})
     assert live_modes(close, (True, False)) == (True, False)  # one example apart: not enough to drop a mode
+
+
+def test_auto_shots_show_every_answer_of_a_small_label_set():
+    assert shots_per_prompt("auto", ["joy", "anger", "sadness", "fear"] * 5) == 4  # one per answer
+    assert shots_per_prompt("auto", ["yes", "no"] * 10) == 3  # at least 3
+    assert shots_per_prompt("auto", [f"free text {i}" for i in range(20)]) == 3  # not a label set
+    assert shots_per_prompt("auto", [f"label {i % 12}" for i in range(60)]) == 3  # too many answers to show all
+    assert shots_per_prompt(5, ["yes", "no"]) == 5  # a number is kept as given

@@ -27,7 +27,7 @@ def test_shipped_examples_load(path):
 
 def test_minimal_spec_has_documented_defaults(tmp_path):
     spec = load_spec(write(tmp_path, yaml.safe_dump(spec_dict(optimizer={}))))
-    assert (spec.optimizer.k, spec.optimizer.k_best) == (3, 10)
+    assert (spec.optimizer.k, spec.optimizer.k_best) == ("auto", 10)
     assert spec.reward.type == "exact_match"
     assert spec.prompt.input_fields == ["review"]
 
