@@ -271,10 +271,9 @@ def _render(
     lines += [
         "",
         "optimizer:              # defaults; see the README for every setting",
-        "  k: 3                  # few-shot examples in the prompt",
+        "  k: auto               # few-shot examples: one per answer of a label set, at least 3",
         "  batch_size: 8",
         "  candidates: 4         # new instructions proposed per step",
-        "  validation_size: 0.3  # held-out share of the data used to score candidates",
         "  seed: 0",
         "",
     ]
