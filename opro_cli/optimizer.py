@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections import Counter
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -188,15 +187,13 @@ def draw_shot_sets(
     proven = {inputs_key(p.inputs) for p in correct}
     pool = [*correct, *(p for p in spares if inputs_key(p.inputs) not in proven)]
     base = state.entries[leader or state.best_id].prompt.shots
-    uses = Counter(inputs_key(shot.inputs) for entry in state.entries.values() for shot in entry.prompt.shots)
     sets, from_predictions = [], 0
     for i in range(count):
         if local and i % 2 and len(base) == k:
             shots = _swap_one(base, pool, rng) if i % 4 == 1 else _reorder(base, rng)
         else:
             shots = tuple(Shot(inputs=p.inputs, answer=p.expected, fields=p.fields)
-                          for p in _draw_balanced(pool, k, rng, preferred=proven, uses=uses))
-        uses.update(inputs_key(shot.inputs) for shot in shots)
+                          for p in _draw_balanced(pool, k, rng, preferred=proven))
         sets.append(shots)
         from_predictions += sum(1 for shot in shots if inputs_key(shot.inputs) in proven)
     return sets, from_predictions
@@ -356,20 +353,16 @@ def _draw_balanced(
     k: int,
     rng: random.Random,
     preferred: set[tuple[tuple[str, str], ...]] = frozenset(),  # type: ignore[assignment]
-    uses: Counter[tuple[tuple[str, str], ...]] | None = None,
 ) -> list[Prediction]:
     """k at random, the distinct expected answers taking turns (answers with a `preferred` example first, and
-    within an answer the examples least used as shots so far first, a preferred one counting as used once less).
-    Without `uses`, a few correct predictions would sit in every shot set of the run, and the search would
-    keep trying variations of one prompt. With free-text answers (all distinct) this is a plain sample."""
-    uses = uses or Counter()
+    within an answer the preferred examples first). With free-text answers (all distinct) this is a plain sample
+    that prefers the preferred."""
     groups: dict[str, list[Prediction]] = {}
     for p in predictions:
         groups.setdefault(p.expected, []).append(p)
     for members in groups.values():
         rng.shuffle(members)
-        # popped from the end: the least used, preferred ones first
-        members.sort(key=lambda p: (inputs_key(p.inputs) in preferred) - uses[inputs_key(p.inputs)])
+        members.sort(key=lambda p: inputs_key(p.inputs) in preferred)  # preferred last: popped first
     order = sorted(groups)
     rng.shuffle(order)
     order.sort(key=lambda answer: not any(inputs_key(p.inputs) in preferred for p in groups[answer]))

@@ -204,14 +204,3 @@ def test_auto_shots_show_every_answer_of_a_small_label_set():
     assert shots_per_prompt("auto", [f"free text {i}" for i in range(20)]) == 3  # not a label set
     assert shots_per_prompt("auto", [f"label {i % 12}" for i in range(60)]) == 3  # too many answers to show all
     assert shots_per_prompt(5, ["yes", "no"]) == 5  # a number is kept as given
-
-
-def test_fresh_draws_take_turns_over_the_examples_instead_of_repeating_a_few():
-    right = [Prediction(inputs={"x": "input 0"}, expected="yes", raw="yes", answer="yes", reward=1.0)]
-    s = observe(initial_state(SEED, False), right, k_best=10)
-    spares = [labelled(i, "yes" if i % 2 == 0 else "no") for i in range(6)]  # three of each answer, one proven
-    sets, _ = draw_shot_sets(s, spares, count=3, k=2, rng=step_rng(0, 1), local=False)
-    drawn = [shot.inputs["x"] for shots in sets for shot in shots]
-    assert "input 0" in [shot.inputs["x"] for shot in sets[0]]  # a correct answer first
-    assert sorted(x for x in drawn if x in ("input 1", "input 3", "input 5")) == ["input 1", "input 3", "input 5"]
-    assert max(drawn.count(x) for x in drawn) <= 2  # no example in every set
