@@ -172,7 +172,7 @@ Reward = Annotated[ExactMatchReward | RegexReward, Field(discriminator="type")]
 
 
 class OptimizerSpec(StrictModel):
-    k: Annotated[int, Field(ge=0)] | Literal["auto"] = Field(
+    k: int | Literal["auto"] = Field(
         default="auto", description="few-shot examples in the prompt; auto: one per answer of a label set, at least 3"
     )
     k_best: int = Field(default=10, ge=1, description="best predictions kept to draw shots from")
@@ -210,6 +210,13 @@ class OptimizerSpec(StrictModel):
         if problem:
             raise ValueError(problem)
         return template
+
+    @field_validator("k", mode="before")
+    @classmethod
+    def _shots_or_auto(cls, k: object) -> object:
+        if k == "auto" or (isinstance(k, int) and not isinstance(k, bool) and k >= 0):
+            return k
+        raise ValueError("must be a number of shots >= 0, or auto")
 
     @field_validator("budget")
     @classmethod

@@ -55,7 +55,7 @@ def test_every_problem_is_listed_with_file_line_and_field(tmp_path):
     k_line = next(n for n, line in lines.items() if line.strip().startswith("k:"))
     assert result.stdout.splitlines() == [
         f"{spec_path}:{typo_line}: model.temprature: unknown field (check the spelling)",
-        f"{spec_path}:{k_line}: optimizer.k: Input should be greater than or equal to 0",
+        f"{spec_path}:{k_line}: optimizer.k: must be a number of shots >= 0, or auto",
         f"{data}:2: label: missing field",
         f"{data}:3: not valid JSON: Expecting value",
         f"{data}:5: label: 'neutral' is not one of the choices (positive, negative)",
