@@ -55,7 +55,7 @@ def test_unknown_key_names_file_line_and_field(tmp_path):
 def test_invalid_value_is_reported_with_its_line(tmp_path):
     text = yaml.safe_dump(spec_dict(optimizer={"k": -1}), sort_keys=False)
     message = error_of(tmp_path, text)
-    assert "optimizer.k" in message and "greater than or equal to 0" in message
+    assert "optimizer.k" in message and "must be a number of shots >= 0, or auto" in message
     assert f":{text.splitlines().index('  k: -1') + 1}:" in message
 
 
