@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections import Counter
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -171,6 +172,7 @@ def draw_shot_sets(
     rng: random.Random,
     leader: str | None = None,
     local: bool = True,
+    frequency: Counter[str] | None = None,
 ) -> tuple[list[tuple[Shot, ...]], int]:
     """`count` shot sets of `k`. Every other set, once the leader (default: the incumbent) has shots, is a local
     step around it: its shots with one swapped for another of the same answer, or the same shots reordered. Such
@@ -179,7 +181,8 @@ def draw_shot_sets(
     comes first (it carries the model's own extra fields, e.g. its reasoning), else a labelled example from
     `spares`, so a prompt that gets nothing right can still learn the format. Returns the sets and how many shots
     came from correct predictions. `spares` must already exclude the examples candidates are screened on.
-    `local=False`: fresh draws only (a leader that does not stand out is not worth searching around)."""
+    `local=False`: fresh draws only (a leader that does not stand out is not worth searching around).
+    `frequency`: how often each answer is expected in the data; fresh draws put the commonest answers last."""
     if k == 0 or count == 0:
         return [], 0
     allowed = {inputs_key(p.inputs) for p in spares}
@@ -193,7 +196,7 @@ def draw_shot_sets(
             shots = _swap_one(base, pool, rng) if i % 4 == 1 else _reorder(base, rng)
         else:
             shots = tuple(Shot(inputs=p.inputs, answer=p.expected, fields=p.fields)
-                          for p in _draw_balanced(pool, k, rng, preferred=proven))
+                          for p in _draw_balanced(pool, k, rng, preferred=proven, frequency=frequency))
         sets.append(shots)
         from_predictions += sum(1 for shot in shots if inputs_key(shot.inputs) in proven)
     return sets, from_predictions
@@ -353,10 +356,13 @@ def _draw_balanced(
     k: int,
     rng: random.Random,
     preferred: set[tuple[tuple[str, str], ...]] = frozenset(),  # type: ignore[assignment]
+    frequency: Counter[str] | None = None,
 ) -> list[Prediction]:
     """k at random, the distinct expected answers taking turns (answers with a `preferred` example first, and
     within an answer the preferred examples first). With free-text answers (all distinct) this is a plain sample
-    that prefers the preferred."""
+    that prefers the preferred. In the prompt the rarest answers come first and the commonest last (ties in
+    random order): a small model leans toward the answer of the last shot it read (Zhao et al. 2021, "Calibrate
+    before use"), and that lean costs least when it is toward an answer the data often expects."""
     groups: dict[str, list[Prediction]] = {}
     for p in predictions:
         groups.setdefault(p.expected, []).append(p)
@@ -372,7 +378,8 @@ def _draw_balanced(
             if groups[answer] and len(drawn) < k:
                 drawn.append(groups[answer].pop())
     rng.shuffle(drawn)
-    return drawn
+    counts = frequency or Counter()
+    return sorted(drawn, key=lambda p: counts[p.expected])
 
 
 def _best_predictions(kept: list[Prediction], batch: list[Prediction], k_best: int) -> list[Prediction]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -275,7 +276,8 @@ class Trainer:
         screening = {inputs_key(e.inputs) for e in self.split.validation[: plan.minibatch]}
         spares = [_labelled(e) for e in self.split.train if inputs_key(e.inputs) not in screening]
         shot_sets, from_predictions = draw_shot_sets(state, spares, settings.shot_sets, self.k, rng, leader,
-                                                     local=self._stands_out(state, leader))
+                                                     local=self._stands_out(state, leader),
+                                                     frequency=Counter(e.expected for e in self.split.train))
         exemplars = rng.sample(spares, min(settings.meta_examples, len(spares)))
         self._report("proposing instructions", state, epoch)
         proposals = await self._propose(state, exemplars)

@@ -1,5 +1,7 @@
 """The FewShotOPRO search state without any LM: seeded shot sets, per-example rewards, new candidates only."""
 
+from collections import Counter
+
 from opro_cli.optimizer import (
     Prediction,
     StepRecord,
@@ -204,3 +206,12 @@ def test_auto_shots_show_every_answer_of_a_small_label_set():
     assert shots_per_prompt("auto", [f"free text {i}" for i in range(20)]) == 3  # not a label set
     assert shots_per_prompt("auto", [f"label {i % 12}" for i in range(60)]) == 3  # too many answers to show all
     assert shots_per_prompt(5, ["yes", "no"]) == 5  # a number is kept as given
+
+
+def test_fresh_draws_put_the_commonest_answer_last():
+    spares = [labelled(i, "rare") for i in range(3)] + [labelled(10 + i, "common") for i in range(9)]
+    frequency = Counter(p.expected for p in spares)
+    for seed in range(5):
+        sets, _ = draw_shot_sets(initial_state(SEED, False), spares, count=3, k=2, rng=step_rng(seed, 1),
+                                 frequency=frequency)
+        assert all([shot.answer for shot in shots] == ["rare", "common"] for shots in sets)
