@@ -176,8 +176,9 @@ def draw_shot_sets(
 ) -> tuple[list[tuple[Shot, ...]], int]:
     """`count` shot sets of `k`. Every other set, once the leader (default: the incumbent) has shots, is a local
     step around it: its shots with one swapped for another of the same answer, or the same shots reordered. Such
-    a prompt's answers mostly agree with the leader's, so a paired test can tell a small gain apart from noise. The others are fresh draws, each spread over the distinct
-    answers (shots that all say "world" teach a small model to say "world"); for each answer a correct prediction
+    a prompt's answers mostly agree with the leader's, so a paired test can tell a small gain apart from noise.
+    The others are fresh draws, each spread over the distinct answers (shots that all say "world" teach a small
+    model to say "world"); for each answer a correct prediction
     comes first (it carries the model's own extra fields, e.g. its reasoning), else a labelled example from
     `spares`, so a prompt that gets nothing right can still learn the format. Returns the sets and how many shots
     came from correct predictions. `spares` must already exclude the examples candidates are screened on.
