@@ -128,6 +128,7 @@ class Trainer:
     def __post_init__(self) -> None:
         self.plan: Plan = make_plan(self.spec, self.split, len(self.modes))
         self.k = shots_per_prompt(self.spec.optimizer.k, [e.expected for e in self.split.train])
+        self._eligible_by_entry: dict[str, list[int]] = {}  # an entry's shots never change: computed once
 
     @property
     def lm(self) -> LM:
@@ -313,7 +314,8 @@ class Trainer:
             examples = self._first(state, [name], self.plan.rungs[rung])
             # The incumbent is scored beside it, so the race compares the two on the same examples, until a
             # challenger beats it clearly (its own completion is reserved anyway).
-            beside = [] if self._beats_incumbent(state, name) else [i for i in examples if i in self._eligible(state, state.best_id)]
+            allowed = set(self._eligible(state, state.best_id))
+            beside = [] if self._beats_incumbent(state, name) else [i for i in examples if i in allowed]
             cost = self._missing(state, name, examples) + self._missing(state, state.best_id, beside)
             if state.spent + cost + self._reserve(state) > self.plan.budget:
                 break
@@ -422,9 +424,12 @@ class Trainer:
         return state, predictions
 
     def _eligible(self, state: OptimizerState, entry: str) -> list[int]:
-        """Pool examples an entry may be scored on: all but its own shots."""
-        shots = {inputs_key(s.inputs) for s in state.entries[entry].prompt.shots}
-        return [i for i, e in enumerate(self.split.validation) if inputs_key(e.inputs) not in shots]
+        """Pool examples an entry may be scored on: all but its own shots (in the run's order)."""
+        if entry not in self._eligible_by_entry:
+            shots = {inputs_key(s.inputs) for s in state.entries[entry].prompt.shots}
+            self._eligible_by_entry[entry] = [i for i, e in enumerate(self.split.validation)
+                                              if inputs_key(e.inputs) not in shots]
+        return self._eligible_by_entry[entry]
 
     def _first(self, state: OptimizerState, entries: list[str], count: int) -> list[int]:
         """The first `count` pool examples (in the run's one order) that none of `entries` has as a shot."""
