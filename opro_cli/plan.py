@@ -3,8 +3,10 @@
 The budget is `optimizer.budget`: a number of LM calls, or a preset scaled to the validation pool (`pool`
 examples, `modes` answer formats tried): light = pool x (1 + modes), medium = pool x (1.5 + 2 modes),
 heavy = pool x (2 + 4 modes). The constant part pays for what every run needs whatever it searches (the seed
-prompt and the leader scored on the whole pool); the rest grows with the formats searched. The search stops starting steps when the next one would not fit, so a run makes
-about `budget` calls: fewer only when it runs out of new candidates or passes (`epochs`).
+prompt and the leader scored on the whole pool); the rest grows with the formats searched. The search stops
+starting steps when the next one would not fit (its screening, its proposals and one promotion, on top of what
+the end of the run needs), so a run makes about `budget` calls: fewer only when it runs out of new candidates
+or passes (`epochs`).
 """
 
 from __future__ import annotations
