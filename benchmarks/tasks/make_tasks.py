@@ -72,8 +72,31 @@ def feeling(rng: random.Random) -> dict[str, str]:
     return {"sentence": text, "emotion": emotion}
 
 
+PLACES_OUT = ["in Oslo", "over the hills", "in the city centre", "at the coast", "in our village", "on the motorway"]
+WEATHER = {  # unequal shares on purpose: real label sets rarely come balanced
+    "sunny": (5, ["clear blue skies all day {place}", "warm sunshine and not a single cloud {place}",
+                  "bright sun, people out in T-shirts {place}", "a hot dry afternoon {place}",
+                  "sunglasses weather from dawn to dusk {place}"]),
+    "rainy": (3, ["heavy showers flooded the streets {place}", "umbrellas out, steady drizzle {place}",
+                  "a downpour soaked the commuters {place}", "puddles everywhere after the rain {place}",
+                  "grey clouds and wet roads {place}"]),
+    "snowy": (2, ["thick snow covered the cars {place}", "children built a snowman {place}",
+                  "icy flakes fell all night {place}", "the ploughs cleared fresh snow {place}",
+                  "a white blanket of snow {place}"]),
+}
+TIMES = ["Yesterday:", "This morning:", "Forecast for Friday:", "Report:", "Last weekend:", ""]
+
+
+def weather(rng: random.Random) -> dict[str, str]:
+    kind = rng.choices(sorted(WEATHER), weights=[WEATHER[k][0] for k in sorted(WEATHER)])[0]
+    text = f"{rng.choice(TIMES)} {rng.choice(WEATHER[kind][1])}.".strip().replace("{place}", rng.choice(PLACES_OUT))
+    return {"report": text[0].upper() + text[1:], "weather": kind}
+
+
 if __name__ == "__main__":
     used = write("intent_train.jsonl", message, 60, 11, set(), HERE)
     write("intent_test.jsonl", message, 120, 12, used, HERE)
     used = write("emotion_train.jsonl", feeling, 60, 21, set(), HERE)
     write("emotion_test.jsonl", feeling, 120, 22, used, HERE)
+    used = write("weather_train.jsonl", weather, 60, 31, set(), HERE)
+    write("weather_test.jsonl", weather, 120, 32, used, HERE)
