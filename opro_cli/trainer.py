@@ -127,7 +127,11 @@ class Trainer:
 
     def __post_init__(self) -> None:
         self.plan: Plan = make_plan(self.spec, self.split, len(self.modes))
-        self.k = shots_per_prompt(self.spec.optimizer.k, [e.expected for e in self.split.train])
+        answers = [e.expected for e in self.split.train]
+        self.answer_counts = Counter(answers)  # fresh shots put the commonest answers last
+        self.k = shots_per_prompt(self.spec.optimizer.k, answers)
+        # every prompt is screened on the first examples of the one order: never drawn as shots
+        self._screening = {inputs_key(e.inputs) for e in self.split.validation[: self.plan.minibatch]}
         self._eligible_by_entry: dict[str, list[int]] = {}  # an entry's shots never change: computed once
 
     @property
@@ -274,11 +278,10 @@ class Trainer:
         # 2. Candidates around the leader: new shot sets (never from the screening minibatch), output modes,
         #    instruction proposals.
         leader = self._standing(state)[0]
-        screening = {inputs_key(e.inputs) for e in self.split.validation[: plan.minibatch]}
-        spares = [_labelled(e) for e in self.split.train if inputs_key(e.inputs) not in screening]
+        spares = [_labelled(e) for e in self.split.train if inputs_key(e.inputs) not in self._screening]
         shot_sets, from_predictions = draw_shot_sets(state, spares, settings.shot_sets, self.k, rng, leader,
                                                      local=self._stands_out(state, leader),
-                                                     frequency=Counter(e.expected for e in self.split.train))
+                                                     frequency=self.answer_counts)
         exemplars = rng.sample(spares, min(settings.meta_examples, len(spares)))
         self._report("proposing instructions", state, epoch)
         proposals = await self._propose(state, exemplars)
@@ -356,7 +359,8 @@ class Trainer:
         incumbent = state.best_id
         if self._beats_incumbent(state, challenger):  # on what both were scored on already
             return state, True
-        shared = [i for i in self._eligible(state, challenger) if i in set(self._eligible(state, incumbent))]
+        allowed = set(self._eligible(state, incumbent))
+        shared = [i for i in self._eligible(state, challenger) if i in allowed]
         sizes = [size for size in self.plan.rungs if size < len(shared)] + [len(shared)]
         for n, size in enumerate(sizes):
             last = size == len(shared)
@@ -388,8 +392,7 @@ class Trainer:
 
     def _proven(self, state: OptimizerState) -> int:
         """Correct answers in the shot pool that are not screening examples: the shots drawn first."""
-        screening = {inputs_key(e.inputs) for e in self.split.validation[: self.plan.minibatch]}
-        return sum(1 for p in state.predictions if p.reward >= 1.0 and inputs_key(p.inputs) not in screening)
+        return sum(1 for p in state.predictions if p.reward >= 1.0 and inputs_key(p.inputs) not in self._screening)
 
     def _race_view(self, state: OptimizerState) -> tuple[dict[str, dict[int, float]], dict[str, list[int]]]:
         """Every prompt's rewards, and the pool examples it may be scored on, in the run's order."""
