@@ -8,6 +8,8 @@ scored on (and neither has as a shot), so the noise of which examples were drawn
   examples at each rung, up to the whole pool (successive halving).
 - `promotion`: asynchronous successive halving (ASHA): prompts of every step share one order of the pool, and
   at each rung the best 1/ETA of those that completed it are scored further; `standing` ranks them.
+- `settled`: examples every screened prompt answers alike (all right or all wrong). They tell no prompts apart,
+  so rankings leave them out and new candidates are screened on the examples that still do.
 - `sign_test`: the exact one-sided sign test on the examples where the two prompts disagree (McNemar's
   exact test for 0/1 rewards); a challenger replaces the incumbent only when it is significant.
 """
@@ -29,6 +31,8 @@ EARLY_REFINE_ALPHA = 0.05
 # Successive halving keeps the best 1/ETA at each rung, which scores ETA times more examples than the last:
 # with a budget of a few full evaluations, 3 screens a quarter more candidates than 2 for the same calls.
 ETA = 3
+# An example is settled once this many candidates were scored on it and all got the same reward.
+SETTLED_AFTER = 4
 
 
 def acceptance_level(against_seed: bool, whole_pool: bool) -> float:
@@ -105,12 +109,34 @@ def rung_of(scored: int, eligible: int, rungs: Sequence[int]) -> int:
     return done
 
 
+def settled(candidates: Iterable[Rewards], at_least: int = SETTLED_AFTER) -> frozenset[int]:
+    """Examples at least `at_least` candidates were scored on, all with the same reward. On a small pool most
+    examples are ones every prompt gets right (or wrong); a screening minibatch made of them ranks candidates at
+    random, however many calls it takes."""
+    seen: dict[int, set[float]] = {}
+    counts: dict[int, int] = {}
+    for rewards in candidates:
+        for i, reward in rewards.items():
+            seen.setdefault(i, set()).add(reward)
+            counts[i] = counts.get(i, 0) + 1
+    return frozenset(i for i, values in seen.items() if len(values) == 1 and counts[i] >= at_least)
+
+
+def rank_score(rewards: Rewards, examples: Iterable[int], settled: frozenset[int] = frozenset()) -> float:
+    """A prompt's score for ranking on `examples`: its mean on those that are not settled, shrunk toward 1/2
+    by one pseudo-example. Prompts ranked on different examples (candidates screened before and after an
+    example settled) are then compared on what tells them apart; on the same examples the order is the mean's."""
+    informative = [rewards[i] for i in examples if i not in settled]
+    return (sum(informative) + 0.5) / (len(informative) + 1)
+
+
 def promotion(
     rewards: Mapping[str, Rewards],
     eligible: Mapping[str, Sequence[int]],
     rungs: Sequence[int],
     incumbent: str,
     eta: int = ETA,
+    settled: frozenset[int] = frozenset(),
 ) -> tuple[str, int] | None:
     """Asynchronous successive halving (ASHA): the next prompt to score further, and the rung it goes to.
 
@@ -119,14 +145,15 @@ def promotion(
     1/`eta` (rounded up) of the challengers that completed it go on, one at a time; past the screening rung only
     those ahead of the incumbent on the examples both were scored on, so calls go to prompts that could replace
     it (on the screening minibatch alone the incumbent may just have been lucky: every prompt is screened on the
-    same few examples). Ties keep the order of `rewards` (the older prompt first). None: nothing is due.
+    same few examples). Ranks leave `settled` examples out (`rank_score`). Ties keep the order of `rewards`
+    (the older prompt first). None: nothing is due.
     """
-    prefixes = {name: prefix(rewards[name], eligible[name]) for name in rewards}
-    reached = {name: rung_of(len(prefixes[name]), len(eligible[name]), rungs) for name in rewards}
+    scored = {name: len(prefix(rewards[name], eligible[name])) for name in rewards}
+    reached = {name: rung_of(scored[name], len(eligible[name]), rungs) for name in rewards}
     for rung in reversed(range(len(rungs) - 1)):
         size = rungs[rung]
         done = [name for name in rewards if reached[name] >= rung and name != incumbent]
-        ranked = sorted(done, key=lambda name: -_mean(prefixes[name][:size]))
+        ranked = sorted(done, key=lambda name: -rank_score(rewards[name], eligible[name][:size], settled))
         for name in ranked[: math.ceil(len(done) / eta)]:
             if reached[name] != rung:
                 continue
@@ -135,20 +162,22 @@ def promotion(
     return None
 
 
-def standing(rewards: Mapping[str, Rewards], eligible: Mapping[str, Sequence[int]], rungs: Sequence[int]) -> list[str]:
-    """Prompts best first: the highest rung completed, then the mean reward on that rung's examples; ties keep
-    the order of `rewards`."""
+def standing(
+    rewards: Mapping[str, Rewards],
+    eligible: Mapping[str, Sequence[int]],
+    rungs: Sequence[int],
+    settled: frozenset[int] = frozenset(),
+) -> list[str]:
+    """Prompts best first: the highest rung completed, then the score on that rung's examples (`rank_score`);
+    ties keep the order of `rewards`."""
     def key(item: tuple[int, str]) -> tuple[int, float, int]:
         order, name = item
-        scored = prefix(rewards[name], eligible[name])
-        rung = rung_of(len(scored), len(eligible[name]), rungs)
-        return (-rung, -_mean(scored[: rungs[rung]] if rung >= 0 else scored), order)
+        scored = len(prefix(rewards[name], eligible[name]))
+        rung = rung_of(scored, len(eligible[name]), rungs)
+        examples = eligible[name][: rungs[rung] if rung >= 0 else scored]
+        return (-rung, -rank_score(rewards[name], examples, settled), order)
 
     return [name for _, name in sorted(enumerate(rewards), key=key)]
-
-
-def _mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values) if values else 0.0
 
 
 def wilson_interval(successes: float, n: int, z: float = 1.959964) -> tuple[float, float]:

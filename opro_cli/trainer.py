@@ -43,7 +43,7 @@ from .optimizer import (
 )
 from .plan import Estimate, Plan, estimate, make_plan
 from .prompt import Prompt, Shot, render_messages
-from .racing import acceptance_level, paired, promotion, standing
+from .racing import acceptance_level, paired, promotion, settled, standing
 from .spec import TaskSpec
 
 DEFAULT_PROPOSAL_TOKENS = 300
@@ -130,8 +130,6 @@ class Trainer:
         answers = [e.expected for e in self.split.train]
         self.answer_counts = Counter(answers)  # fresh shots put the commonest answers last
         self.k = shots_per_prompt(self.spec.optimizer.k, answers)
-        # every prompt is screened on the first examples of the one order: never drawn as shots
-        self._screening = {inputs_key(e.inputs) for e in self.split.validation[: self.plan.minibatch]}
         self._eligible_by_entry: dict[str, list[int]] = {}  # an entry's shots never change: computed once
 
     @property
@@ -258,27 +256,30 @@ class Trainer:
         rng = step_rng(settings.seed, number)
         epoch = (number - 1) // plan.steps_per_pass
 
-        # 1. The incumbent answers the screening minibatch (the first examples of the run's one order, which
-        #    every prompt is screened on); with a held-out pool it also answers training examples, whose correct
-        #    answers become shots.
+        # 1. The incumbent answers the first examples of the run's order; with a held-out pool it also answers
+        #    training examples, whose correct answers become shots.
         self._report("running the minibatch", state, epoch, total=plan.minibatch)
         incumbent = state.best_id
-        state, fresh = await self._evaluate(state, incumbent, self._first(state, [incumbent], plan.minibatch))
+        state, fresh = await self._evaluate(state, incumbent, self._eligible(state, incumbent)[: plan.minibatch])
+        # The step's candidates are all screened on the first examples of the order that still tell prompts
+        # apart (`racing.settled`), which are never drawn as shots.
+        deferred = sorted(self._settled(state))
+        screening = {inputs_key(self.split.validation[i].inputs) for i in self._order(deferred)[: plan.minibatch]}
         if self.split.held_out:
             predictions = await self.runner.predict(state.best.prompt, self._train_batch(number), self._tick,
                                                     state.best.structured)
             state = observe(state.model_copy(update={"spent": state.spent + len(predictions)}), predictions, settings.k_best)
             fresh = predictions
-        elif state.best.score > 0 and self._proven(state) < self.k:
+        elif state.best.score > 0 and self._proven(state, screening) < self.k:
             # Shots come from correct answers first (examples the model already gets right teach it best), and
             # the screening minibatch never gives one: the incumbent answers the next examples of the order too
             # (which its paired tests need anyway).
-            state, _ = await self._evaluate(state, incumbent, self._first(state, [incumbent], 2 * plan.minibatch))
+            state, _ = await self._evaluate(state, incumbent, self._eligible(state, incumbent)[: 2 * plan.minibatch])
 
         # 2. Candidates around the leader: new shot sets (never from the screening minibatch), output modes,
         #    instruction proposals.
         leader = self._standing(state)[0]
-        spares = [_labelled(e) for e in self.split.train if inputs_key(e.inputs) not in self._screening]
+        spares = [_labelled(e) for e in self.split.train if inputs_key(e.inputs) not in screening]
         shot_sets, from_predictions = draw_shot_sets(state, spares, settings.shot_sets, self.k, rng, leader,
                                                      local=self._stands_out(state, leader),
                                                      frequency=self.answer_counts)
@@ -286,14 +287,14 @@ class Trainer:
         self._report("proposing instructions", state, epoch)
         proposals = await self._propose(state, exemplars)
         state = state.model_copy(update={"spent": state.spent + len(proposals)})
-        state, candidates = add_entries(state, shot_sets, proposals, live_modes(state, self.modes), leader)
+        state, candidates = add_entries(state, shot_sets, proposals, live_modes(state, self.modes), leader, deferred)
         affordable = max(0, plan.budget - state.spent - self._reserve(state)) // max(1, plan.minibatch)
         candidates = candidates[:affordable]
 
         # 3. Screen them, then score further whoever successive halving promotes.
         self._report(f"screening {len(candidates)} candidates", state, epoch, total=len(candidates) * plan.minibatch)
         for c in candidates:  # one prompt at a time: calls sharing a prefix run back to back (prefix caches)
-            state, _ = await self._evaluate(state, c, self._first(state, [c], plan.minibatch))
+            state, _ = await self._evaluate(state, c, self._eligible(state, c)[: plan.minibatch])
         state, promoted = await self._promote(state, epoch)
         return record_step(
             state,
@@ -312,9 +313,10 @@ class Trainer:
         best third go on to three times as many examples (`racing.ETA`), while the budget (less what the end of the run needs)
         allows. The last rung, the whole pool, is left to the end (`_verify`): it goes to the best of them all."""
         promoted: list[str] = []
-        while (move := promotion(*self._race_view(state), self.plan.rungs[:-1], state.best_id)) is not None:
+        while (move := promotion(*self._race_view(state), self.plan.rungs[:-1], state.best_id,
+                                 settled=self._settled(state))) is not None:
             name, rung = move
-            examples = self._first(state, [name], self.plan.rungs[rung])
+            examples = self._eligible(state, name)[: self.plan.rungs[rung]]
             # The incumbent is scored beside it, so the race compares the two on the same examples, until a
             # challenger beats it clearly (its own completion is reserved anyway).
             allowed = set(self._eligible(state, state.best_id))
@@ -388,19 +390,31 @@ class Trainer:
     def _screening_rewards(self, state: OptimizerState, entry: str) -> list[float]:
         """An entry's rewards on the screening minibatch: the batch reward the history shows for a step."""
         rewards = state.entries[entry].rewards
-        return [rewards[i] for i in self._first(state, [entry], self.plan.minibatch) if i in rewards]
+        return [rewards[i] for i in self._eligible(state, entry)[: self.plan.minibatch] if i in rewards]
 
-    def _proven(self, state: OptimizerState) -> int:
+    @staticmethod
+    def _proven(state: OptimizerState, screening: set[tuple[tuple[str, str], ...]]) -> int:
         """Correct answers in the shot pool that are not screening examples: the shots drawn first."""
-        return sum(1 for p in state.predictions if p.reward >= 1.0 and inputs_key(p.inputs) not in self._screening)
+        return sum(1 for p in state.predictions if p.reward >= 1.0 and inputs_key(p.inputs) not in screening)
+
+    @staticmethod
+    def _settled(state: OptimizerState) -> frozenset[int]:
+        """Pool examples the candidates so far all answered alike (the seed prompt, often unable to give the
+        answer format at all, has no say)."""
+        return settled(e.rewards for e in state.entries.values() if e.origin not in ("seed", "mode"))
+
+    def _order(self, deferred: list[int]) -> list[int]:
+        """The run's order of the pool with the `deferred` examples moved to its end."""
+        late = set(deferred)
+        return [i for i in range(len(self.split.validation)) if i not in late] + sorted(late)
 
     def _race_view(self, state: OptimizerState) -> tuple[dict[str, dict[int, float]], dict[str, list[int]]]:
-        """Every prompt's rewards, and the pool examples it may be scored on, in the run's order."""
+        """Every prompt's rewards, and the pool examples it may be scored on, in its order."""
         return ({name: entry.rewards for name, entry in state.entries.items()},
                 {name: self._eligible(state, name) for name in state.entries})
 
     def _standing(self, state: OptimizerState) -> list[str]:
-        return standing(*self._race_view(state), self.plan.rungs)
+        return standing(*self._race_view(state), self.plan.rungs, self._settled(state))
 
     async def _finish(self) -> None:
         """Re-score the final choice on the whole pool, so its score and interval are over every example."""
@@ -427,17 +441,14 @@ class Trainer:
         return state, predictions
 
     def _eligible(self, state: OptimizerState, entry: str) -> list[int]:
-        """Pool examples an entry may be scored on: all but its own shots (in the run's order)."""
+        """Pool examples an entry may be scored on, in its order: all but its own shots, the examples settled
+        when it was made last."""
         if entry not in self._eligible_by_entry:
-            shots = {inputs_key(s.inputs) for s in state.entries[entry].prompt.shots}
-            self._eligible_by_entry[entry] = [i for i, e in enumerate(self.split.validation)
-                                              if inputs_key(e.inputs) not in shots]
+            target = state.entries[entry]
+            shots = {inputs_key(s.inputs) for s in target.prompt.shots}
+            self._eligible_by_entry[entry] = [i for i in self._order(target.deferred)
+                                              if inputs_key(self.split.validation[i].inputs) not in shots]
         return self._eligible_by_entry[entry]
-
-    def _first(self, state: OptimizerState, entries: list[str], count: int) -> list[int]:
-        """The first `count` pool examples (in the run's one order) that none of `entries` has as a shot."""
-        shots = {inputs_key(s.inputs) for e in entries for s in state.entries[e].prompt.shots}
-        return [i for i, e in enumerate(self.split.validation) if inputs_key(e.inputs) not in shots][:count]
 
     @staticmethod
     def _missing(state: OptimizerState, entry: str, indices: list[int]) -> int:
