@@ -8,6 +8,8 @@ from opro_cli.racing import (
     paired,
     prefix,
     promotion,
+    rank_score,
+    settled,
     rung_of,
     rung_sizes,
     sign_test,
@@ -128,6 +130,30 @@ def test_the_standing_ranks_by_rung_then_by_score_there():
         "z": {i: float(i < 7) for i in range(8)},  # 7 of 8 on rung 1
     }
     assert standing(rewards, order, RUNGS) == ["z", "y", "x"]
+
+
+def test_an_example_is_settled_once_enough_candidates_answer_it_alike():
+    right, wrong = {0: 1.0, 1: 0.0, 2: 1.0}, {0: 1.0, 1: 0.0, 2: 0.0}
+    assert settled([right, right, right, right]) == {0, 1, 2}
+    assert settled([right, right, right, wrong]) == {0, 1}  # example 2 still tells them apart
+    assert settled([right, right, right]) == frozenset()  # too few candidates to tell
+    assert settled([right, right, {0: 1.0}, {0: 1.0}]) == {0}  # only example 0 was answered by four
+
+
+def test_ranks_leave_settled_examples_out_so_late_candidates_compete_on_what_tells_them_apart():
+    # Without settled examples the rank is the mean's, shrunk toward 1/2 by one pseudo-example.
+    assert rank_score({0: 1.0, 1: 1.0, 2: 0.0, 3: 1.0}, range(4)) == 3.5 / 5
+    assert rank_score({0: 1.0}, [0], settled=frozenset({0})) == 0.5  # nothing informative: no evidence either way
+    order = {name: list(range(16)) for name in ("inc", "early", "late")}
+    order["late"] = [*range(4, 16), 0, 1, 2, 3]  # made after examples 0-3 settled: screened on 4-7 first
+    rewards = {
+        "inc": {i: 0.0 for i in range(4)},
+        "early": {0: 1.0, 1: 1.0, 2: 1.0, 3: 0.0},  # 3 of 4, all on examples every candidate answers alike
+        "late": {4: 1.0, 5: 1.0, 6: 0.0, 7: 1.0},  # 3 of 4 where candidates disagree
+    }
+    assert promotion(rewards, order, RUNGS, "inc", eta=3) == ("early", 1)  # the older first among equals
+    assert promotion(rewards, order, RUNGS, "inc", eta=3, settled=frozenset({0, 1, 2, 3})) == ("late", 1)
+    assert standing(rewards, order, RUNGS, settled=frozenset({0, 1, 2, 3}))[0] == "late"
 
 
 def test_wilson_interval_is_sound_at_the_edges():
