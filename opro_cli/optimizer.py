@@ -45,8 +45,8 @@ class Entry(BaseModel):
     step: int
     origin: str  # seed | shots | instructions | mode
     rewards: dict[int, float] = Field(default_factory=dict)
-    # Pool examples that were settled (`racing.settled`) when it was made: it is scored on them last.
-    deferred: list[int] = Field(default_factory=list)
+    # The pool examples it is screened on, scored first; then the run's order. Empty: the run's order alone.
+    screening: list[int] = Field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -234,11 +234,11 @@ def add_entries(
     proposals: list[str | None],
     modes: tuple[bool, ...],
     leader: str | None = None,
-    deferred: list[int] | None = None,
+    screening: list[int] | None = None,
 ) -> tuple[OptimizerState, list[str]]:
     """The step's candidates, new ones only: the leader's (default: the incumbent's) instructions with each shot
     set in every output mode, the seed prompt in the modes not tried yet, and each unseen proposal with the
-    leader's shots. `deferred`: the pool examples they are scored on last (settled ones)."""
+    leader's shots. `screening`: the pool examples they are screened on."""
     step = state.step + 1
     best = state.entries[leader or state.best_id]
     fresh: list[Entry] = []
@@ -259,7 +259,7 @@ def add_entries(
     entries, ids = dict(state.entries), []
     for entry in fresh:
         if entry.id not in entries:
-            entries[entry.id] = entry.model_copy(update={"deferred": list(deferred or [])})
+            entries[entry.id] = entry.model_copy(update={"screening": list(screening or [])})
             ids.append(entry.id)
     stalled = 0 if ids else state.stalled + 1
     return state.model_copy(update={"entries": entries, "seen_instructions": seen, "stalled": stalled}), ids

@@ -262,9 +262,10 @@ class Trainer:
         incumbent = state.best_id
         state, fresh = await self._evaluate(state, incumbent, self._eligible(state, incumbent)[: plan.minibatch])
         # The step's candidates are all screened on the first examples of the order that still tell prompts
-        # apart (`racing.settled`), which are never drawn as shots.
-        deferred = sorted(self._settled(state))
-        screening = {inputs_key(self.split.validation[i].inputs) for i in self._order(deferred)[: plan.minibatch]}
+        # apart (`racing.settled`), which are never drawn as shots; past screening they follow the run's order.
+        done = self._settled(state)
+        first = [i for i in range(len(self.split.validation)) if i not in done][: plan.minibatch]
+        screening = {inputs_key(self.split.validation[i].inputs) for i in first}
         if self.split.held_out:
             predictions = await self.runner.predict(state.best.prompt, self._train_batch(number), self._tick,
                                                     state.best.structured)
@@ -287,7 +288,7 @@ class Trainer:
         self._report("proposing instructions", state, epoch)
         proposals = await self._propose(state, exemplars)
         state = state.model_copy(update={"spent": state.spent + len(proposals)})
-        state, candidates = add_entries(state, shot_sets, proposals, live_modes(state, self.modes), leader, deferred)
+        state, candidates = add_entries(state, shot_sets, proposals, live_modes(state, self.modes), leader, first)
         affordable = max(0, plan.budget - state.spent - self._reserve(state)) // max(1, plan.minibatch)
         candidates = candidates[:affordable]
 
@@ -403,10 +404,10 @@ class Trainer:
         answer format at all, has no say)."""
         return settled(e.rewards for e in state.entries.values() if e.origin not in ("seed", "mode"))
 
-    def _order(self, deferred: list[int]) -> list[int]:
-        """The run's order of the pool with the `deferred` examples moved to its end."""
-        late = set(deferred)
-        return [i for i in range(len(self.split.validation)) if i not in late] + sorted(late)
+    def _order(self, screening: list[int]) -> list[int]:
+        """The run's order of the pool with the `screening` examples moved to its start."""
+        early = set(screening)
+        return [*screening, *(i for i in range(len(self.split.validation)) if i not in early)]
 
     def _race_view(self, state: OptimizerState) -> tuple[dict[str, dict[int, float]], dict[str, list[int]]]:
         """Every prompt's rewards, and the pool examples it may be scored on, in its order."""
@@ -441,12 +442,12 @@ class Trainer:
         return state, predictions
 
     def _eligible(self, state: OptimizerState, entry: str) -> list[int]:
-        """Pool examples an entry may be scored on, in its order: all but its own shots, the examples settled
-        when it was made last."""
+        """Pool examples an entry may be scored on, in its order: all but its own shots, the examples it was
+        screened on first."""
         if entry not in self._eligible_by_entry:
             target = state.entries[entry]
             shots = {inputs_key(s.inputs) for s in target.prompt.shots}
-            self._eligible_by_entry[entry] = [i for i in self._order(target.deferred)
+            self._eligible_by_entry[entry] = [i for i in self._order(target.screening)
                                               if inputs_key(self.split.validation[i].inputs) not in shots]
         return self._eligible_by_entry[entry]
 
