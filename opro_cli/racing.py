@@ -6,10 +6,11 @@ scored on (and neither has as a shot), so the noise of which examples were drawn
 
 - `rung_sizes`: a candidate is screened on a minibatch, and the survivors are scored on ETA times as many
   examples at each rung, up to the whole pool (successive halving).
-- `promotion`: asynchronous successive halving (ASHA): prompts of every step share one order of the pool, and
-  at each rung the best 1/ETA of those that completed it are scored further; `standing` ranks them.
-- `settled`: examples every screened prompt answers alike (all right or all wrong). They tell no prompts apart,
-  so rankings leave them out and new candidates are screened on the examples that still do.
+- `promotion`: asynchronous successive halving (ASHA): prompts of every step follow one order of the pool
+  (each step's screening examples first), and at each rung the best 1/ETA of those that completed it are
+  scored further; `standing` ranks them.
+- `settled`: examples every screened candidate answers alike (all right or all wrong). They tell no prompts
+  apart, so rankings leave them out and new candidates are screened on the examples that still do.
 - `sign_test`: the exact one-sided sign test on the examples where the two prompts disagree (McNemar's
   exact test for 0/1 rewards); a challenger replaces the incumbent only when it is significant.
 """
@@ -140,8 +141,8 @@ def promotion(
 ) -> tuple[str, int] | None:
     """Asynchronous successive halving (ASHA): the next prompt to score further, and the rung it goes to.
 
-    Prompts of every step are scored along one order of the pool (`eligible[name]`: that order without the
-    prompt's own shots), so they are ranked on the same examples. At each rung, highest first, the best
+    Each prompt is scored along its order of the pool (`eligible[name]`: the run's order without its own shots,
+    its step's screening examples first), so prompts are ranked on mostly the same examples. At each rung, highest first, the best
     1/`eta` (rounded up) of the challengers that completed it go on, one at a time; past the screening rung only
     those ahead of the incumbent on the examples both were scored on, so calls go to prompts that could replace
     it (on the screening minibatch alone the incumbent may just have been lucky: every prompt is screened on the
