@@ -70,6 +70,7 @@ def test_the_leader_is_verified_on_the_whole_pool_at_the_end_and_recorded_as_its
     assert verification, "no verification step"
     (winner,) = [c for c in verification[0].candidates if c.accepted]
     assert winner.examples == 40 - 2 and winner.promoted and winner.prompt == artifact.prompt
-    # Every prompt screened in a step was screened on the same examples: the first of the order that still tell prompts apart.
+    # Every prompt screened in a step was screened on the same examples: the first of the order that still
+    # tell prompts apart.
     screened = [c for record in artifact.history if record.screened for c in record.candidates]
     assert screened and all(c.examples >= 8 for c in screened)
