@@ -43,7 +43,7 @@ from .optimizer import (
 )
 from .plan import Estimate, Plan, estimate, make_plan
 from .prompt import Prompt, Shot, render_messages
-from .racing import acceptance_level, paired, promotion, settled, standing
+from .racing import acceptance_level, paired, promotion, rank_score, settled, standing
 from .spec import TaskSpec
 
 DEFAULT_PROPOSAL_TOKENS = 300
@@ -379,14 +379,22 @@ class Trainer:
         return state, False
 
     def _stands_out(self, state: OptimizerState, leader: str) -> bool:
-        """Whether the leader scored above the average prompt on the screening minibatch: only then is the search
-        worth spending around it. When every candidate scores alike (say, each answers the same label to
-        everything), a small change to one of them is a small change to a failure: fresh draws are better."""
-        screened = [self._screening_rewards(state, name) for name, entry in state.entries.items()
-                    if entry.origin not in ("seed", "mode")]  # the candidates, not the seed prompt's zero-shot scores
-        means = [sum(r) / len(r) for r in screened if len(r) == self.plan.minibatch]
-        mine = self._screening_rewards(state, leader)
-        return bool(means and mine) and sum(mine) / len(mine) > sum(means) / len(means)
+        """Whether the leader scored above the average candidate on its screening minibatch (settled examples left
+        out, as in every ranking): only then is the search worth spending around it. When every candidate scores
+        alike (say, each answers the same label to everything), a small change to one of them is a small change to
+        a failure: fresh draws are better."""
+        done, size = self._settled(state), self.plan.minibatch
+
+        def screening(name: str) -> list[int]:
+            rewards = state.entries[name].rewards
+            return [i for i in self._eligible(state, name)[:size] if i in rewards]
+
+        screened = [name for name, entry in state.entries.items()  # the candidates, not the seed prompt
+                    if entry.origin not in ("seed", "mode") and len(screening(name)) == size]
+        if not screened or not screening(leader):
+            return False
+        scores = {name: rank_score(state.entries[name].rewards, screening(name), done) for name in {*screened, leader}}
+        return scores[leader] > sum(scores[name] for name in screened) / len(screened)
 
     def _screening_rewards(self, state: OptimizerState, entry: str) -> list[float]:
         """An entry's rewards on the screening minibatch: the batch reward the history shows for a step."""
