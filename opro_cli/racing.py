@@ -123,6 +123,19 @@ def settled(candidates: Iterable[Rewards], at_least: int = SETTLED_AFTER) -> fro
     return frozenset(i for i, values in seen.items() if len(values) == 1 and counts[i] >= at_least)
 
 
+def screening_examples(pool: int, settled: frozenset[int], size: int) -> list[int]:
+    """The examples a step's candidates are screened on: the first `size` of the run's order (0..pool-1) that
+    are not settled; the first `size` when every example is."""
+    open_ = [i for i in range(pool) if i not in settled]
+    return (open_ or list(range(pool)))[:size]
+
+
+def prompt_order(pool: int, screening: Sequence[int]) -> list[int]:
+    """A prompt's order of the pool: its screening examples first, then the run's order."""
+    first = set(screening)
+    return [*screening, *(i for i in range(pool) if i not in first)]
+
+
 def rank_score(rewards: Rewards, examples: Iterable[int], settled: frozenset[int] = frozenset()) -> float:
     """A prompt's score for ranking on `examples`: its mean on those that are not settled, shrunk toward 1/2
     by one pseudo-example. Prompts ranked on different examples (candidates screened before and after an

@@ -43,7 +43,16 @@ from .optimizer import (
 )
 from .plan import Estimate, Plan, estimate, make_plan
 from .prompt import Prompt, Shot, render_messages
-from .racing import acceptance_level, paired, promotion, rank_score, settled, standing
+from .racing import (
+    acceptance_level,
+    paired,
+    promotion,
+    prompt_order,
+    rank_score,
+    screening_examples,
+    settled,
+    standing,
+)
 from .spec import TaskSpec
 
 DEFAULT_PROPOSAL_TOKENS = 300
@@ -263,8 +272,7 @@ class Trainer:
         state, fresh = await self._evaluate(state, incumbent, self._eligible(state, incumbent)[: plan.minibatch])
         # The step's candidates are all screened on the first examples of the order that still tell prompts
         # apart (`racing.settled`), which are never drawn as shots; past screening they follow the run's order.
-        done = self._settled(state)
-        first = [i for i in range(len(self.split.validation)) if i not in done][: plan.minibatch]
+        first = screening_examples(len(self.split.validation), self._settled(state), plan.minibatch)
         screening = {inputs_key(self.split.validation[i].inputs) for i in first}
         if self.split.held_out:
             predictions = await self.runner.predict(state.best.prompt, self._train_batch(number), self._tick,
@@ -412,11 +420,6 @@ class Trainer:
         answer format at all, has no say)."""
         return settled(e.rewards for e in state.entries.values() if e.origin not in ("seed", "mode"))
 
-    def _order(self, screening: list[int]) -> list[int]:
-        """The run's order of the pool with the `screening` examples moved to its start."""
-        early = set(screening)
-        return [*screening, *(i for i in range(len(self.split.validation)) if i not in early)]
-
     def _race_view(self, state: OptimizerState) -> tuple[dict[str, dict[int, float]], dict[str, list[int]]]:
         """Every prompt's rewards, and the pool examples it may be scored on, in its order."""
         return ({name: entry.rewards for name, entry in state.entries.items()},
@@ -455,7 +458,7 @@ class Trainer:
         if entry not in self._eligible_by_entry:
             target = state.entries[entry]
             shots = {inputs_key(s.inputs) for s in target.prompt.shots}
-            self._eligible_by_entry[entry] = [i for i in self._order(target.screening)
+            self._eligible_by_entry[entry] = [i for i in prompt_order(len(self.split.validation), target.screening)
                                               if inputs_key(self.split.validation[i].inputs) not in shots]
         return self._eligible_by_entry[entry]
 

@@ -8,7 +8,9 @@ from opro_cli.racing import (
     paired,
     prefix,
     promotion,
+    prompt_order,
     rank_score,
+    screening_examples,
     settled,
     rung_of,
     rung_sizes,
@@ -138,6 +140,14 @@ def test_an_example_is_settled_once_enough_candidates_answer_it_alike():
     assert settled([right, right, right, wrong]) == {0, 1}  # example 2 still tells them apart
     assert settled([right, right, right]) == frozenset()  # too few candidates to tell
     assert settled([right, right, {0: 1.0}, {0: 1.0}]) == {0}  # only example 0 was answered by four
+
+
+def test_a_step_is_screened_on_the_first_examples_not_settled_then_follows_the_run_order():
+    assert screening_examples(10, frozenset(), 3) == [0, 1, 2]
+    assert screening_examples(10, frozenset({0, 2, 3}), 3) == [1, 4, 5]
+    assert screening_examples(4, frozenset(range(4)), 3) == [0, 1, 2]  # all settled: the run's first examples
+    assert prompt_order(6, [1, 4]) == [1, 4, 0, 2, 3, 5]
+    assert prompt_order(3, []) == [0, 1, 2]
 
 
 def test_ranks_leave_settled_examples_out_so_late_candidates_compete_on_what_tells_them_apart():
