@@ -155,11 +155,11 @@ def promotion(
     """Asynchronous successive halving (ASHA): the next prompt to score further, and the rung it goes to.
 
     Each prompt is scored along its order of the pool (`eligible[name]`: the run's order without its own shots,
-    its step's screening examples first), so prompts are ranked on mostly the same examples. At each rung, highest first, the best
-    1/`eta` (rounded up) of the challengers that completed it go on, one at a time; past the screening rung only
-    those ahead of the incumbent on the examples both were scored on, so calls go to prompts that could replace
-    it (on the screening minibatch alone the incumbent may just have been lucky: every prompt is screened on the
-    same few examples). Ranks leave `settled` examples out (`rank_score`). Ties keep the order of `rewards`
+    its step's screening examples first), so prompts are ranked on mostly the same examples. At each rung,
+    highest first, the best 1/`eta` (rounded up) of the challengers that completed it go on, one at a time; past
+    the screening rung only those ahead of the incumbent on the examples both were scored on, so calls go to
+    prompts that could replace it (on the screening minibatch alone the incumbent may just have been lucky: a
+    step's prompts are screened on the same few examples). Ranks leave `settled` examples out (`rank_score`). Ties keep the order of `rewards`
     (the older prompt first). None: nothing is due.
     """
     scored = {name: len(prefix(rewards[name], eligible[name])) for name in rewards}
