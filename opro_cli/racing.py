@@ -159,8 +159,8 @@ def promotion(
     highest first, the best 1/`eta` (rounded up) of the challengers that completed it go on, one at a time; past
     the screening rung only those ahead of the incumbent on the examples both were scored on, so calls go to
     prompts that could replace it (on the screening minibatch alone the incumbent may just have been lucky: a
-    step's prompts are screened on the same few examples). Ranks leave `settled` examples out (`rank_score`). Ties keep the order of `rewards`
-    (the older prompt first). None: nothing is due.
+    step's prompts are screened on the same few examples). Ranks leave `settled` examples out (`rank_score`).
+    Ties keep the order of `rewards` (the older prompt first). None: nothing is due.
     """
     scored = {name: len(prefix(rewards[name], eligible[name])) for name in rewards}
     reached = {name: rung_of(scored[name], len(eligible[name]), rungs) for name in rewards}
