@@ -416,9 +416,11 @@ class Trainer:
 
     @staticmethod
     def _settled(state: OptimizerState) -> frozenset[int]:
-        """Pool examples the candidates so far all answered alike (the seed prompt, often unable to give the
-        answer format at all, has no say)."""
-        return settled(e.rewards for e in state.entries.values() if e.origin not in ("seed", "mode"))
+        """Pool examples the candidates so far all answered alike. Prompts that got nothing right have no say
+        (nor has the seed prompt): one that cannot give the answer format disagrees with every other prompt on
+        every example it gets right, which would keep examples open that tell no workable prompts apart."""
+        return settled(e.rewards for e in state.entries.values()
+                       if e.origin not in ("seed", "mode") and any(e.rewards.values()))
 
     def _race_view(self, state: OptimizerState) -> tuple[dict[str, dict[int, float]], dict[str, list[int]]]:
         """Every prompt's rewards, and the pool examples it may be scored on, in its order."""

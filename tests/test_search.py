@@ -74,3 +74,38 @@ def test_the_leader_is_verified_on_the_whole_pool_at_the_end_and_recorded_as_its
     # tell prompts apart.
     screened = [c for record in artifact.history if record.screened for c in record.candidates]
     assert screened and all(c.examples >= 8 for c in screened)
+
+
+def test_each_step_screens_its_candidates_together_on_examples_that_were_not_settled(tmp_path, toy_provider):
+    """With one shot (k=1) the toy model is right on every review but the hard ones, whatever the shot, so the
+    first step's candidates settle the examples they were screened on and the next step screens on others, all
+    its candidates alike. Proposed instructions (no shots: the toy model answers in a sentence,
+    never right) have no say in what is settled."""
+    import asyncio
+
+    from opro_cli.jobs import CallOptions, OptimizeJob
+    from opro_cli.optimizer import inputs_key
+    from opro_cli.racing import settled
+
+    task = write_toy_task(tmp_path, train_size=40, optimizer={"validation_size": "all", "budget": 150, "k": 1,
+                                                                     "shot_sets": 5})
+    trainer = OptimizeJob(task.spec, task.train, task.artifact, options=CallOptions(cache=False)).prepare()
+    state = asyncio.run(trainer.run()).state
+    pool = trainer.split.validation
+    by_step: dict[int, list] = {}
+    for entry in state.entries.values():
+        if entry.origin in ("shots", "instructions"):
+            by_step.setdefault(entry.step, []).append(entry)
+    assert len(by_step) >= 2
+    for step, entries in by_step.items():
+        (screening,) = {tuple(e.screening) for e in entries}  # a step's candidates share their screening examples
+        assert len(screening) == 8
+        for entry in entries:
+            shots = {inputs_key(s.inputs) for s in entry.prompt.shots}
+            assert all(i in entry.rewards for i in screening if inputs_key(pool[i].inputs) not in shots)
+            if entry.origin == "shots":  # fresh shots never come from the examples they are screened on
+                assert not shots & {inputs_key(pool[i].inputs) for i in screening}
+    first, second = by_step[1][0].screening, by_step[2][0].screening
+    assert first == list(range(8))  # nothing settled yet: the first examples of the run's order
+    done = settled(e.rewards for e in by_step[1] if any(e.rewards.values()))  # what step 1 settled
+    assert set(first) <= done and not set(second) & set(first)
