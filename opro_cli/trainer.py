@@ -391,23 +391,27 @@ class Trainer:
         out, as in every ranking): only then is the search worth spending around it. When every candidate scores
         alike (say, each answers the same label to everything), a small change to one of them is a small change to
         a failure: fresh draws are better."""
-        done, size = self._settled(state), self.plan.minibatch
+        done = self._settled(state)
 
-        def screening(name: str) -> list[int]:
-            rewards = state.entries[name].rewards
-            return [i for i in self._eligible(state, name)[:size] if i in rewards]
+        def score(name: str) -> float:
+            return rank_score(state.entries[name].rewards, self._screened_on(state, name), done)
 
         screened = [name for name, entry in state.entries.items()  # the candidates, not the seed prompt
-                    if entry.origin not in ("seed", "mode") and len(screening(name)) == size]
-        if not screened or not screening(leader):
+                    if entry.origin not in ("seed", "mode")
+                    and len(self._screened_on(state, name)) == self.plan.minibatch]
+        if not screened or not self._screened_on(state, leader):
             return False
-        scores = {name: rank_score(state.entries[name].rewards, screening(name), done) for name in {*screened, leader}}
-        return scores[leader] > sum(scores[name] for name in screened) / len(screened)
+        return score(leader) > sum(score(name) for name in screened) / len(screened)
+
+    def _screened_on(self, state: OptimizerState, entry: str) -> list[int]:
+        """The examples of an entry's screening minibatch it was scored on so far."""
+        rewards = state.entries[entry].rewards
+        return [i for i in self._eligible(state, entry)[: self.plan.minibatch] if i in rewards]
 
     def _screening_rewards(self, state: OptimizerState, entry: str) -> list[float]:
         """An entry's rewards on the screening minibatch: the batch reward the history shows for a step."""
         rewards = state.entries[entry].rewards
-        return [rewards[i] for i in self._eligible(state, entry)[: self.plan.minibatch] if i in rewards]
+        return [rewards[i] for i in self._screened_on(state, entry)]
 
     @staticmethod
     def _proven(state: OptimizerState, screening: set[tuple[tuple[str, str], ...]]) -> int:
