@@ -81,16 +81,15 @@ def test_each_step_screens_its_candidates_together_on_examples_that_were_not_set
     first step's candidates settle the examples they were screened on and the next step screens on others, all
     its candidates alike. Proposed instructions (no shots: the toy model answers in a sentence,
     never right) have no say in what is settled."""
-    import asyncio
-
     from opro_cli.jobs import CallOptions, OptimizeJob
     from opro_cli.optimizer import inputs_key
     from opro_cli.racing import settled
 
     task = write_toy_task(tmp_path, train_size=40, optimizer={"validation_size": "all", "budget": 150, "k": 1,
                                                                      "shot_sets": 5})
-    trainer = OptimizeJob(task.spec, task.train, task.artifact, options=CallOptions(cache=False)).prepare()
-    state = asyncio.run(trainer.run()).state
+    job = OptimizeJob(task.spec, task.train, task.artifact, options=CallOptions(cache=False))
+    trainer = job.prepare()
+    state = job.run(trainer).state  # the jobs' own event loop, as `opro optimize` runs it
     pool = trainer.split.validation
     by_step: dict[int, list] = {}
     for entry in state.entries.values():
