@@ -96,6 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- helpers ----------------------------------------------------------------------------------------
     def _send(self, status: int, body: bytes, content_type: str = "application/json", headers: dict | None = None):
+        self._release()
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -139,10 +140,19 @@ class _Handler(BaseHTTPRequestHandler):
             owner._count_fault("over-capacity")
             self._send_json(429, _error("Too many requests in flight.", "requests", "rate_limit_exceeded"))
             return
+        self._in_flight = True
         try:
             self._chat(raw)
         finally:
-            owner._leave()
+            self._release()
+
+    def _release(self) -> None:
+        """The request stops counting as in flight once, before its answer is written: a client may send its
+        next request as soon as it has read one, possibly before this thread runs again, so leaving after the
+        write would count one request too many in a burst."""
+        if getattr(self, "_in_flight", False):
+            self._in_flight = False
+            self.server.owner._leave()
 
     def _chat(self, raw: bytes) -> None:
         owner = self.server.owner
@@ -195,6 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if outcome == "disconnect":
             self.close_connection = True
+            self._release()
             try:
                 self.connection.shutdown(2)
             except OSError:
