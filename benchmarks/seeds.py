@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -106,8 +107,28 @@ def test_rewards(spec: TaskSpec, artifact: dict[str, Any] | None, test: Path, lm
     return [p.reward for p in asyncio.run(runner.predict(prompt, data.examples))]
 
 
+def spread_from_the_test_file(per_seed: list[list[float]], draws: int = 2000) -> tuple[float, float]:
+    """The spread the test file alone gives when every seed's prompt is equally good: each test example's rewards
+    shuffled among the seeds, so each seed keeps the same examples' difficulty but no prompt is better than
+    another. Returns the median spread of those draws, and the share of draws at least as wide as the observed
+    spread (a permutation p-value: small means the seeds' prompts really differ in quality, not only in which
+    examples they happen to get right). A spread target below the median is out of reach of distinct prompts."""
+    def spread(columns: list[list[float]]) -> float:
+        means = [statistics.fmean(column[seed] for column in columns) for seed in range(len(per_seed))]
+        return max(means) - min(means)
+
+    columns = [list(example) for example in zip(*per_seed)]
+    observed, rng, null = spread(columns), random.Random(0), []
+    for _ in range(draws):
+        for column in columns:
+            rng.shuffle(column)
+        null.append(spread(columns))
+    return statistics.median(null), sum(1 for s in null if s >= observed - 1e-9) / draws
+
+
 def summarise(task: str, runs: list[Run], seed_score: float) -> dict[str, Any]:
     scores = [r.score for r in runs]
+    test_file_spread, p_value = spread_from_the_test_file([r.test for r in runs])
     return {
         "task": task,
         "search": runs[0].search,
@@ -117,6 +138,8 @@ def summarise(task: str, runs: list[Run], seed_score: float) -> dict[str, Any]:
         "min": min(scores),
         "max": max(scores),
         "spread": max(scores) - min(scores),
+        "spread_from_test_file": test_file_spread,
+        "spread_p": p_value,
         "below_seed_prompt": sum(1 for s in scores if s < seed_score - 1e-9),
         "requests": statistics.fmean(r.requests for r in runs),
         "per_seed": [round(s, 4) for s in scores],
@@ -182,14 +205,19 @@ def markdown(table: list[dict[str, Any]], comparisons: list[dict[str, Any]], com
         " made per run, cached answers included (the response cache is shared across seeds, so the count is the"
         " search's cost, not the cache's luck)",
         "",
-        "| task | search | seed prompt | mean | min | max | spread | seeds below seed prompt | requests/run |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "- spread from the test file: the median spread when each test example's rewards are shuffled among the"
+        " seeds (every seed's prompt equally good, each right on different examples); p: the share of those shuffles"
+        " at least as wide as the spread measured (small: the seeds' prompts really differ in quality)",
+        "",
+        "| task | search | seed prompt | mean | min | max | spread | spread from the test file (p) |"
+        " seeds below seed prompt | requests/run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in table:
         lines.append(
             f"| {row['task']} | {row['search']} | {row['seed_prompt']:.3f} | {row['mean']:.3f} | {row['min']:.3f} | "
-            f"{row['max']:.3f} | {row['spread'] * 100:.1f} pts | {row['below_seed_prompt']}/{row['seeds']} | "
-            f"{row['requests']:.0f} |"
+            f"{row['max']:.3f} | {row['spread'] * 100:.1f} pts | {row['spread_from_test_file'] * 100:.1f} pts "
+            f"({row['spread_p']:.2f}) | {row['below_seed_prompt']}/{row['seeds']} | {row['requests']:.0f} |"
         )
     if comparisons:
         lines += ["", "Paired over every (seed, test example): new minus baseline, in points, with its 95 % bootstrap interval.", ""]

@@ -1,0 +1,29 @@
+"""`benchmarks/seeds.py`'s test-file spread: what the spread across seeds would be if every seed's prompt were
+equally good, so a spread target can be read against the test file's own noise."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("seeds_benchmark", ROOT / "benchmarks" / "seeds.py")
+seeds = sys.modules["seeds_benchmark"] = importlib.util.module_from_spec(_spec)  # dataclasses look it up
+_spec.loader.exec_module(seeds)
+
+
+def test_identical_prompts_have_no_spread_to_explain():
+    rewards = [[1.0, 0.0, 1.0, 1.0]] * 5
+    assert seeds.spread_from_the_test_file(rewards, draws=200) == (0.0, 1.0)
+
+
+def test_equally_good_prompts_right_on_different_examples_spread_by_chance_alone():
+    # each seed gets 30 of 40 right, each on other examples: same quality, no spread, yet shuffles spread
+    per_seed = [[0.0 if (i + 7 * seed) % 4 == 0 else 1.0 for i in range(40)] for seed in range(5)]
+    median, p = seeds.spread_from_the_test_file(per_seed, draws=500)
+    assert median > 0.05 and p == 1.0
+
+
+def test_one_seed_far_behind_the_others_is_a_real_difference():
+    per_seed = [[1.0] * 20 + [0.0] * 20 for _ in range(4)] + [[0.0] * 40]
+    median, p = seeds.spread_from_the_test_file(per_seed, draws=500)
+    assert median < 0.5 and p < 0.01
