@@ -34,6 +34,8 @@ from .optimizer import (
     initial_state,
     inputs_key,
     live_modes,
+    live_shot_counts,
+    longer_shots,
     observe,
     proposals_exhausted,
     record_step,
@@ -139,6 +141,7 @@ class Trainer:
         answers = [e.expected for e in self.split.train]
         self.answer_counts = Counter(answers)  # fresh shots put the commonest answers last
         self.k = shots_per_prompt(self.spec.optimizer.k, answers)
+        self.longer = longer_shots(self.spec.optimizer.k, answers)  # a second shot count to try, for `auto`
         self._eligible_by_entry: dict[str, list[int]] = {}  # an entry's shots never change: computed once
 
     @property
@@ -175,7 +178,7 @@ class Trainer:
         """Calls and tokens the run will take, from typical prompts (the seed instructions with `k` training
         examples as shots, and the meta-prompt): nothing is called, nothing written."""
         settings, train = self.spec.optimizer, self.split.train
-        shots = tuple(Shot(inputs=e.inputs, answer=e.expected) for e in train[: self.k])
+        shots = tuple(Shot(inputs=e.inputs, answer=e.expected) for e in train[: self.longer or self.k])
         typical = Prompt(instructions=self.spec.prompt.instructions, shots=shots)
         call = render_messages(typical, train[-1].inputs, self.spec.prompt.input, self.runner.fmt)
         seed = initial_state(typical, self.modes[0]).seed
@@ -289,9 +292,11 @@ class Trainer:
         #    instruction proposals.
         leader = self._standing(state)[0]
         spares = [_labelled(e) for e in self.split.train if inputs_key(e.inputs) not in screening]
-        shot_sets, from_predictions = draw_shot_sets(state, spares, settings.shot_sets, self.k, rng, leader,
+        counts = live_shot_counts(state, self.k, self.longer)
+        shot_sets, from_predictions = draw_shot_sets(state, spares, settings.shot_sets, counts[0], rng, leader,
                                                      local=self._stands_out(state, leader),
-                                                     frequency=self.answer_counts)
+                                                     frequency=self.answer_counts,
+                                                     longer=counts[1] if len(counts) > 1 else None)
         exemplars = rng.sample(spares, min(settings.meta_examples, len(spares)))
         self._report("proposing instructions", state, epoch)
         proposals = await self._propose(state, exemplars)
