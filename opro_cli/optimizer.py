@@ -149,15 +149,16 @@ def shots_per_prompt(k: int | str, answers: list[str]) -> int:
 
 
 def longer_shots(k: int | str, answers: list[str]) -> int | None:
-    """For `auto` on a small label set, a second shot count tried beside one shot per answer: two per answer (at
-    most MAX_AUTO_SHOTS). Which is better depends on the task and the model: on the embedded model, random shot
-    sets with two per answer scored 6 and 15 points higher than with one on two tasks, and 31 lower on another,
-    so the search tries both on the same draws and keeps the one that wins (`live_shot_counts`). None: `k` only."""
+    """For `auto` on a label set of 3 to 8 answers, a second shot count tried beside one shot per answer: two per
+    answer (at most MAX_AUTO_SHOTS). Which is better depends on the task and the model: on the embedded model,
+    random shot sets with two per answer scored 6 and 15 points higher than with one on two tasks, and 31 lower
+    on another, so the search tries both on the same draws and keeps the one that wins (`live_shot_counts`).
+    Two answers get 3 shots already, and one more bought nothing there but fewer distinct draws. None: `k` only."""
     if k != "auto":
         return None
-    short, labels = shots_per_prompt(k, answers), len(set(answers))
-    longer = min(MAX_AUTO_SHOTS, 2 * labels)
-    return longer if labels <= min(MAX_AUTO_SHOTS, len(answers) // 2) and longer > short else None
+    labels = len(set(answers))
+    small_label_set = 2 < labels < MAX_AUTO_SHOTS and 2 * labels <= len(answers) // 2
+    return min(MAX_AUTO_SHOTS, 2 * labels) if small_label_set else None
 
 
 def live_shot_counts(state: OptimizerState, k: int, longer: int | None, alpha: float = ALPHA) -> tuple[int, ...]:

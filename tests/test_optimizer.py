@@ -12,6 +12,8 @@ from opro_cli.optimizer import (
     entry_id,
     initial_state,
     live_modes,
+    live_shot_counts,
+    longer_shots,
     observe,
     proposals_exhausted,
     record_step,
@@ -206,6 +208,46 @@ def test_auto_shots_show_every_answer_of_a_small_label_set():
     assert shots_per_prompt("auto", [f"free text {i}" for i in range(20)]) == 3  # not a label set
     assert shots_per_prompt("auto", [f"label {i % 12}" for i in range(60)]) == 3  # too many answers to show all
     assert shots_per_prompt(5, ["yes", "no"]) == 5  # a number is kept as given
+
+
+def test_auto_also_tries_two_shots_per_answer_of_a_small_label_set():
+    assert longer_shots("auto", ["joy", "anger", "sadness", "fear"] * 5) == 8
+    assert longer_shots("auto", ["billing", "delivery", "login"] * 5) == 6
+    assert longer_shots("auto", ["yes", "no"] * 10) is None  # 3 shots already
+    assert longer_shots("auto", [f"label {i % 6}" for i in range(60)]) == 8  # at most MAX_AUTO_SHOTS
+    assert longer_shots("auto", [f"label {i % 8}" for i in range(60)]) is None  # 8 shots already
+    assert longer_shots("auto", [f"free text {i}" for i in range(20)]) is None  # not a label set
+    assert longer_shots(4, ["joy", "anger", "sadness", "fear"] * 5) is None  # a number is the only count tried
+
+
+def test_fresh_draws_pair_two_shots_per_answer_with_one_per_answer_of_the_same_draw():
+    answers = ["rare", "mid", "mid", "common", "common", "common"]
+    spares = [labelled(i, answers[i % 6]) for i in range(36)]
+    frequency = Counter(p.expected for p in spares)
+    for seed in range(5):
+        sets, _ = draw_shot_sets(initial_state(SEED, False), spares, count=4, k=3, rng=step_rng(seed, 1),
+                                 frequency=frequency, longer=6)
+        assert [len(shots) for shots in sets] == [3, 6, 3, 6]
+        for short, long in (sets[:2], sets[2:]):
+            assert [x.answer for x in long] == ["rare", "rare", "mid", "mid", "common", "common"]
+            assert [x.answer for x in short] == ["rare", "mid", "common"]  # one per answer, in the same order
+            assert [x for x in long if x in short] == list(short)  # the longer set with its extra shots
+
+
+def test_the_shot_count_that_loses_the_paired_test_over_its_pairs_is_dropped():
+    long = tuple(Shot(inputs={"x": f"shot {i}"}, answer=("yes", "no")[i % 2]) for i in range(4))
+    short = (long[0], long[1], long[2])  # what draw_shot_sets pairs with it: one per answer first, then turns
+
+    def state(long_right: int, short_right: int):
+        s, ids = add_entries(initial_state(SEED, False), [short, long], [], (False,))
+        by_size = {len(s.entries[i].prompt.shots): i for i in ids}
+        s = with_rewards(s, by_size[4], {i: float(i < long_right) for i in range(20)})
+        return with_rewards(s, by_size[3], {i: float(i < short_right) for i in range(20)})
+
+    assert live_shot_counts(state(12, 4), 3, 4) == (4,)  # 8 examples won, none lost: two per answer it is
+    assert live_shot_counts(state(4, 12), 3, 4) == (3,)
+    assert live_shot_counts(state(6, 5), 3, 4) == (3, 4)  # one example apart: both still tried
+    assert live_shot_counts(state(12, 4), 3, None) == (3,)  # nothing else to try
 
 
 def test_fresh_draws_put_the_commonest_answer_last():
