@@ -149,7 +149,7 @@ def shots_per_prompt(k: int | str, answers: list[str]) -> int:
 
 
 def longer_shots(k: int | str, answers: list[str]) -> int | None:
-    """For `auto` on a label set of 3 to 8 answers, a second shot count tried beside one shot per answer: two per
+    """For `auto` on a label set of 3 to 7 answers, a second shot count tried beside one shot per answer: two per
     answer (at most MAX_AUTO_SHOTS). Which is better depends on the task and the model: on the embedded model,
     random shot sets with two per answer scored 6 and 15 points higher than with one on two tasks, and 31 lower
     on another, so the search tries both on the same draws and keeps the one that wins (`live_shot_counts`).

@@ -271,7 +271,7 @@ def _render(
     lines += [
         "",
         "optimizer:              # defaults; see the README for every setting",
-        "  k: auto               # few-shot examples: one per answer of a label set, at least 3",
+        "  k: auto               # few-shot examples: one (and two) per answer of a label set, at least 3",
         "  batch_size: 8",
         "  candidates: 4         # new instructions proposed per step",
         "  seed: 0",
