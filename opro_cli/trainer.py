@@ -141,7 +141,9 @@ class Trainer:
         answers = [e.expected for e in self.split.train]
         self.answer_counts = Counter(answers)  # fresh shots put the commonest answers last
         self.k = shots_per_prompt(self.spec.optimizer.k, answers)
-        self.longer = longer_shots(self.spec.optimizer.k, answers)  # a second shot count to try, for `auto`
+        # A second shot count to try, for `auto`, with one answer format only: with two, every draw is already
+        # screened twice, and pairs would leave one distinct draw a step (intent, 10 seeds: the mean fell).
+        self.longer = longer_shots(self.spec.optimizer.k, answers) if len(self.modes) == 1 else None
         self._eligible_by_entry: dict[str, list[int]] = {}  # an entry's shots never change: computed once
 
     @property
