@@ -51,6 +51,7 @@ TASKS = {
     "intent": ("benchmarks/tasks/intent.yaml", "benchmarks/tasks/intent_train.jsonl", "benchmarks/tasks/intent_test.jsonl"),
     "emotion": ("benchmarks/tasks/emotion.yaml", "benchmarks/tasks/emotion_train.jsonl", "benchmarks/tasks/emotion_test.jsonl"),
     "weather": ("benchmarks/tasks/weather.yaml", "benchmarks/tasks/weather_train.jsonl", "benchmarks/tasks/weather_test.jsonl"),
+    "room": ("benchmarks/tasks/room.yaml", "benchmarks/tasks/room_train.jsonl", "benchmarks/tasks/room_test.jsonl"),
 }
 
 

@@ -93,6 +93,25 @@ def weather(rng: random.Random) -> dict[str, str]:
     return {"report": text[0].upper() + text[1:], "weather": kind}
 
 
+WHO = ["Dad", "My aunt", "The guest", "Grandma", "Our neighbour", "The plumber", "I", "The twins"]
+ROOMS = {  # unequal shares on purpose (40/25/20/15 %)
+    "kitchen": (8, ["stirred the soup on the stove", "loaded the dishwasher after dinner", "chopped onions on the counter",
+                    "put the milk back in the fridge", "baked bread in the oven", "wiped crumbs off the table by the toaster"]),
+    "bathroom": (5, ["brushed their teeth at the sink", "ran a hot bath", "fixed the leaking shower head",
+                     "hung a fresh towel by the tub", "cleaned the mirror above the basin", "refilled the soap by the toilet"]),
+    "bedroom": (4, ["made the bed with clean sheets", "set the alarm clock on the nightstand", "folded pyjamas under the pillow",
+                    "hung shirts in the wardrobe", "read under the duvet until midnight", "drew the curtains before sleeping"]),
+    "garden": (3, ["mowed the lawn", "watered the tomatoes in the beds", "raked leaves under the apple tree",
+                   "planted tulip bulbs by the fence", "trimmed the hedge", "filled the bird feeder on the grass"]),
+}
+WHEN = ["", " this morning", " before lunch", " on Saturday", " late at night", " yesterday"]
+
+
+def room(rng: random.Random) -> dict[str, str]:
+    kind = rng.choices(sorted(ROOMS), weights=[ROOMS[k][0] for k in sorted(ROOMS)])[0]
+    return {"sentence": f"{rng.choice(WHO)} {rng.choice(ROOMS[kind][1])}{rng.choice(WHEN)}.", "room": kind}
+
+
 if __name__ == "__main__":
     used = write("intent_train.jsonl", message, 60, 11, set(), HERE)
     write("intent_test.jsonl", message, 120, 12, used, HERE)
@@ -100,3 +119,5 @@ if __name__ == "__main__":
     write("emotion_test.jsonl", feeling, 120, 22, used, HERE)
     used = write("weather_train.jsonl", weather, 60, 31, set(), HERE)
     write("weather_test.jsonl", weather, 120, 32, used, HERE)
+    used = write("room_train.jsonl", room, 60, 41, set(), HERE)
+    write("room_test.jsonl", room, 120, 42, used, HERE)
