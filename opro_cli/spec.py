@@ -173,7 +173,8 @@ Reward = Annotated[ExactMatchReward | RegexReward, Field(discriminator="type")]
 
 class OptimizerSpec(StrictModel):
     k: int | Literal["auto"] = Field(
-        default="auto", description="few-shot examples in the prompt; auto: one per answer of a label set (at least 3), and two per answer tried too"
+        default="auto",
+        description="few-shot examples in the prompt; auto: one per answer of a label set (at least 3), two tried too",
     )
     k_best: int = Field(default=10, ge=1, description="best predictions kept to draw shots from")
     budget: int | Literal["light", "medium", "heavy"] = Field(
