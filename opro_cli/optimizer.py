@@ -169,20 +169,15 @@ def live_shot_counts(state: OptimizerState, k: int, longer: int | None, alpha: f
     if longer is None:
         return (k,)
     by_id = {(entry.prompt.key(), entry.structured): entry for entry in state.entries.values()}
-    wins = losses = 0  # the longer over the shorter
+    pairs = []  # the longer, then the shorter of the same draw
     for entry in state.entries.values():
-        if entry.origin != "shots" or len(entry.prompt.shots) != longer:
-            continue
-        short = Prompt(instructions=entry.prompt.instructions, shots=_fewer(entry.prompt.shots, k))
-        partner = by_id.get((short.key(), entry.structured))
-        if partner is not None:
-            result = paired(entry.rewards, partner.rewards)
-            wins, losses = wins + result.wins, losses + result.losses
-    if sign_test(wins, losses) < alpha:
-        return (longer,)
-    if sign_test(losses, wins) < alpha:
-        return (k,)
-    return (k, longer)
+        if entry.origin == "shots" and len(entry.prompt.shots) == longer:
+            short = Prompt(instructions=entry.prompt.instructions, shots=_fewer(entry.prompt.shots, k))
+            partner = by_id.get((short.key(), entry.structured))
+            if partner is not None:
+                pairs.append((entry.rewards, partner.rewards))
+    verdict = _pooled_verdict(pairs, alpha)
+    return (k, longer) if verdict == 0 else (longer,) if verdict > 0 else (k,)
 
 
 def step_rng(seed: int, step: int) -> random.Random:
@@ -328,16 +323,19 @@ def live_modes(state: OptimizerState, modes: tuple[bool, ...], alpha: float = AL
     by_prompt: dict[object, dict[bool, Entry]] = {}
     for entry in state.entries.values():
         by_prompt.setdefault(entry.prompt.key(), {})[entry.structured] = entry
-    wins = losses = 0  # structured over prompt-stated
-    for pair in by_prompt.values():
-        if len(pair) == 2:
-            result = paired(pair[True].rewards, pair[False].rewards)
-            wins, losses = wins + result.wins, losses + result.losses
-    if sign_test(wins, losses) < alpha:
-        return (True,)
-    if sign_test(losses, wins) < alpha:
-        return (False,)
-    return modes
+    pairs = [(pair[True].rewards, pair[False].rewards) for pair in by_prompt.values() if len(pair) == 2]
+    verdict = _pooled_verdict(pairs, alpha)  # structured over prompt-stated
+    return modes if verdict == 0 else (verdict > 0,)
+
+
+def _pooled_verdict(pairs: list[tuple[dict[int, float], dict[int, float]]], alpha: float) -> int:
+    """Which side of every (a, b) pair of prompts wins the paired sign test pooled over all the pairs, example by
+    example: 1 for a, -1 for b, 0 while neither does at `alpha`."""
+    wins = losses = 0
+    for a, b in pairs:
+        result = paired(a, b)
+        wins, losses = wins + result.wins, losses + result.losses
+    return 1 if sign_test(wins, losses) < alpha else -1 if sign_test(losses, wins) < alpha else 0
 
 
 def accept(state: OptimizerState, winner: str) -> OptimizerState:
