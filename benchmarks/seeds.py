@@ -52,6 +52,7 @@ TASKS = {
     "emotion": ("benchmarks/tasks/emotion.yaml", "benchmarks/tasks/emotion_train.jsonl", "benchmarks/tasks/emotion_test.jsonl"),
     "weather": ("benchmarks/tasks/weather.yaml", "benchmarks/tasks/weather_train.jsonl", "benchmarks/tasks/weather_test.jsonl"),
     "room": ("benchmarks/tasks/room.yaml", "benchmarks/tasks/room_train.jsonl", "benchmarks/tasks/room_test.jsonl"),
+    "sport": ("benchmarks/tasks/sport.yaml", "benchmarks/tasks/sport_train.jsonl", "benchmarks/tasks/sport_test.jsonl"),
 }
 
 

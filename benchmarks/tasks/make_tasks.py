@@ -112,6 +112,27 @@ def room(rng: random.Random) -> dict[str, str]:
     return {"sentence": f"{rng.choice(WHO)} {rng.choice(ROOMS[kind][1])}{rng.choice(WHEN)}.", "room": kind}
 
 
+ATHLETES = ["Our coach", "The new player", "My cousin", "A teenager", "The champion", "Our team", "She", "The veteran"]
+SPORTS = {  # five answers in unequal shares (30/25/20/15/10 %)
+    "football": (6, ["headed the ball into the net", "took a corner kick", "was shown a yellow card for a foul",
+                     "saved a penalty in goal", "dribbled past two defenders", "scored an own goal"]),
+    "tennis": (5, ["served an ace down the line", "hit a backhand volley at the net", "lost the tie-break",
+                   "restrung the racket between sets", "won the match on grass", "double-faulted twice"]),
+    "swimming": (4, ["dived off the starting block", "finished the butterfly leg", "touched the wall first",
+                     "adjusted the goggles in the lane", "did a tumble turn", "swam four lengths of backstroke"]),
+    "cycling": (3, ["pumped up the tyres before the stage", "sprinted up the mountain climb", "changed gear on the descent",
+                    "wore the yellow jersey", "punctured a wheel", "led the peloton for ten kilometres"]),
+    "chess": (2, ["castled on the king side", "sacrificed a knight", "promoted a pawn to a queen",
+                  "resigned after losing the rook", "pressed the clock after the move", "played the Sicilian defence"]),
+}
+WHILE = ["", " in the final", " on Sunday", " during training", " in the second round", " last season"]
+
+
+def sport(rng: random.Random) -> dict[str, str]:
+    kind = rng.choices(sorted(SPORTS), weights=[SPORTS[k][0] for k in sorted(SPORTS)])[0]
+    return {"event": f"{rng.choice(ATHLETES)} {rng.choice(SPORTS[kind][1])}{rng.choice(WHILE)}.", "sport": kind}
+
+
 if __name__ == "__main__":
     used = write("intent_train.jsonl", message, 60, 11, set(), HERE)
     write("intent_test.jsonl", message, 120, 12, used, HERE)
@@ -121,3 +142,5 @@ if __name__ == "__main__":
     write("weather_test.jsonl", weather, 120, 32, used, HERE)
     used = write("room_train.jsonl", room, 60, 41, set(), HERE)
     write("room_test.jsonl", room, 120, 42, used, HERE)
+    used = write("sport_train.jsonl", sport, 60, 51, set(), HERE)
+    write("sport_test.jsonl", sport, 120, 52, used, HERE)
