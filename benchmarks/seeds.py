@@ -10,6 +10,7 @@ per run (cached answers included, so the figure is the search's cost, not the ca
 
     python benchmarks/seeds.py                        # 5 seeds, every task, baseline = the pre-racing search
     python benchmarks/seeds.py --seeds 2 --tasks topic --baseline-rev HEAD~3
+    python benchmarks/seeds.py --tasks room --searches new --budget heavy    # what more calls buy
 
 Tasks: the examples in configs/ and the benchmark-only tasks in benchmarks/tasks/ (not tuned on).
 """
@@ -78,11 +79,14 @@ def export_baseline(rev: str, into: Path) -> Path:
     return into
 
 
-def optimize(code: Path, spec: Path, train: Path, out: Path, seed: int, cache: Path) -> tuple[dict[str, Any], float]:
-    """One `opro optimize` of the package found in `code`, in a subprocess (so two versions never mix)."""
+def optimize(code: Path, spec: Path, train: Path, out: Path, seed: int, cache: Path,
+             budget: str | None = None) -> tuple[dict[str, Any], float]:
+    """One `opro optimize` of the package found in `code`, in a subprocess (so two versions never mix);
+    `budget` overrides the spec's (a preset or a number of calls)."""
     env = {**os.environ, "PYTHONPATH": str(code), "OPRO_CACHE_DIR": str(cache), "NO_COLOR": "1"}
     command = [sys.executable, "-c", "from opro_cli.cli import app; app(prog_name='opro')", "optimize", str(spec),
-               "--data", str(train), "-o", str(out), "--seed", str(seed), "-q"]
+               "--data", str(train), "-o", str(out), "--seed", str(seed), "-q",
+               *(["--budget", budget] if budget else [])]
     start = time.perf_counter()
     # cwd = the package's own directory: `python -c` puts the working directory first on sys.path.
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=code)
@@ -156,6 +160,8 @@ def main() -> None:
     parser.add_argument("--searches", default="baseline,new", help="which searches to run: baseline, new or both")
     parser.add_argument("--work", type=Path, help="keep artifacts and response caches here (a re-run reuses them)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "seeds.json")
+    parser.add_argument("--budget", help="the new search's budget (light, medium, heavy or calls); the baseline "
+                                         "keeps its spec's default")
     args = parser.parse_args()
 
     work = args.work or Path(tempfile.mkdtemp(prefix="opro-seeds-"))
@@ -177,7 +183,8 @@ def main() -> None:
         for name, code in searches.items():
             for seed in range(args.seeds):
                 out = work / f"{task}-{name}-{seed}.json"
-                artifact, wall = optimize(code, spec_file, train, out, seed, work / f"cache-{name}")
+                budget = args.budget if name == "new" else None
+                artifact, wall = optimize(code, spec_file, train, out, seed, work / f"cache-{name}", budget)
                 usage = artifact["run"]["usage"]
                 rewards = test_rewards(spec, artifact, test, eval_lm)
                 run = Run(task, name, seed, rewards, int(usage["calls"] + usage["cached_calls"]), wall,
