@@ -1,0 +1,84 @@
+"""Was a run's result search luck or a wrong pick? Every prompt a run looked at, scored on the task's test file.
+
+Reads the artifacts `seeds.py --work DIR` leaves (`DIR/<task>-<search>-<seed>.json`), takes every candidate of
+each run's history, and prints per run the test score of the prompt it wrote beside the best test score among
+the prompts it screened. When the written prompt is the best it saw, the spread across seeds comes from what the
+search found (exploration); when a better one was seen and dropped, from how it chose (selection noise).
+
+    python benchmarks/candidates.py --task room --work DIR                # the new search's runs, seeds 0-4
+    python benchmarks/candidates.py --task room --work DIR --search baseline --verbose
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from seeds import ROOT, TASKS
+
+from opro_cli.data import load_dataset
+from opro_cli.lm import LM
+from opro_cli.lm.cache import ResponseCache
+from opro_cli.prompt import Prompt, Shot
+from opro_cli.scoring import TaskRunner, resolve_format
+from opro_cli.spec import load_spec
+
+
+def prompt_key(instructions: str, shots: list[dict[str, Any]], structured: bool) -> str:
+    return json.dumps([instructions, [[shot["inputs"], shot["answer"]] for shot in shots], structured], sort_keys=True)
+
+
+def candidates(artifact: dict[str, Any]) -> dict[str, tuple[Prompt, bool, float, int]]:
+    """Every distinct prompt of the history: the prompt, its answer format, and its last validation score and
+    example count."""
+    seen: dict[str, tuple[Prompt, bool, float, int]] = {}
+    for record in artifact["history"]:
+        for c in record["candidates"]:
+            p = c["prompt"]
+            prompt = Prompt(instructions=p["instructions"], shots=tuple(Shot(**shot) for shot in p["shots"]))
+            seen[prompt_key(p["instructions"], p["shots"], c["structured"])] = (prompt, c["structured"], c["score"],
+                                                                                 c["examples"])
+    return seen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", required=True, choices=sorted(TASKS))
+    parser.add_argument("--work", type=Path, required=True, help="a `seeds.py --work` directory")
+    parser.add_argument("--search", default="new", help="baseline or new")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--verbose", action="store_true", help="every candidate, not only the summary")
+    args = parser.parse_args()
+
+    spec_file, train_file, test_file = (ROOT / p for p in TASKS[args.task])
+    spec = load_spec(spec_file)
+    answers = [e.expected for e in load_dataset(train_file, spec).examples]
+    test = load_dataset(test_file, spec).examples
+    lm = LM(cache=ResponseCache(args.work / "eval-cache"), concurrency=4)
+    runner = TaskRunner(spec, spec.model, resolve_format(spec, spec.model, answers), lm)
+    print("| seed | prompts seen | their test mean (min-max) | written prompt: validation, test | best seen on test |")
+    print("|---|---|---|---|---|")
+    for seed in range(args.seeds):
+        artifact = json.loads((args.work / f"{args.task}-{args.search}-{seed}.json").read_text())
+        written = prompt_key(artifact["instructions"], artifact["shots"], artifact["answer_format"]["structured"])
+        scores: dict[str, float] = {}
+        for key, (prompt, structured, validation, examples) in candidates(artifact).items():
+            predictions = asyncio.run(runner.predict(prompt, test, structured=structured))
+            scores[key] = statistics.fmean(p.reward for p in predictions)
+            if args.verbose:
+                mark = "written" if key == written else ""
+                print(f"  seed {seed}: {len(prompt.shots)} shots, validation {validation:.3f} on {examples}, "
+                      f"test {scores[key]:.3f} {mark}")
+        found = list(scores.values())
+        written_test = scores.get(written)
+        shown = f"{written_test:.3f}" if written_test is not None else "(the seed prompt)"
+        print(f"| {seed} | {len(found)} | {statistics.fmean(found):.3f} ({min(found):.3f}-{max(found):.3f}) | "
+              f"{artifact['scores']['best_validation']:.3f}, {shown} | {max(found):.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
