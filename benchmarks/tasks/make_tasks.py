@@ -87,8 +87,13 @@ WEATHER = {  # unequal shares on purpose: real label sets rarely come balanced
 TIMES = ["Yesterday:", "This morning:", "Forecast for Friday:", "Report:", "Last weekend:", ""]
 
 
+def weighted_answer(rng: random.Random, table: dict[str, tuple[int, list[str]]]) -> str:
+    """An answer of `table` (answer -> (weight, fragments)), drawn in proportion to its weight."""
+    return rng.choices(sorted(table), weights=[table[answer][0] for answer in sorted(table)])[0]
+
+
 def weather(rng: random.Random) -> dict[str, str]:
-    kind = rng.choices(sorted(WEATHER), weights=[WEATHER[k][0] for k in sorted(WEATHER)])[0]
+    kind = weighted_answer(rng, WEATHER)
     text = f"{rng.choice(TIMES)} {rng.choice(WEATHER[kind][1])}.".strip().replace("{place}", rng.choice(PLACES_OUT))
     return {"report": text[0].upper() + text[1:], "weather": kind}
 
@@ -108,7 +113,7 @@ WHEN = ["", " this morning", " before lunch", " on Saturday", " late at night", 
 
 
 def room(rng: random.Random) -> dict[str, str]:
-    kind = rng.choices(sorted(ROOMS), weights=[ROOMS[k][0] for k in sorted(ROOMS)])[0]
+    kind = weighted_answer(rng, ROOMS)
     return {"sentence": f"{rng.choice(WHO)} {rng.choice(ROOMS[kind][1])}{rng.choice(WHEN)}.", "room": kind}
 
 
@@ -129,7 +134,7 @@ WHILE = ["", " in the final", " on Sunday", " during training", " in the second 
 
 
 def sport(rng: random.Random) -> dict[str, str]:
-    kind = rng.choices(sorted(SPORTS), weights=[SPORTS[k][0] for k in sorted(SPORTS)])[0]
+    kind = weighted_answer(rng, SPORTS)
     return {"event": f"{rng.choice(ATHLETES)} {rng.choice(SPORTS[kind][1])}{rng.choice(WHILE)}.", "sport": kind}
 
 
