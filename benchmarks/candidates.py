@@ -23,13 +23,19 @@ from seeds import ROOT, TASKS
 from opro_cli.data import load_dataset
 from opro_cli.lm import LM
 from opro_cli.lm.cache import ResponseCache
+from opro_cli.optimizer import entry_id
 from opro_cli.prompt import Prompt, Shot
 from opro_cli.scoring import TaskRunner, resolve_format
 from opro_cli.spec import load_spec
 
 
+def _prompt(instructions: str, shots: list[dict[str, Any]]) -> Prompt:
+    return Prompt(instructions=instructions, shots=tuple(Shot(**shot) for shot in shots))
+
+
 def prompt_key(instructions: str, shots: list[dict[str, Any]], structured: bool) -> str:
-    return json.dumps([instructions, [[shot["inputs"], shot["answer"]] for shot in shots], structured], sort_keys=True)
+    """A prompt's identity as the search keeps it (`optimizer.entry_id`), from an artifact's JSON."""
+    return entry_id(_prompt(instructions, shots), structured)
 
 
 def candidates(artifact: dict[str, Any]) -> dict[str, tuple[Prompt, bool, float, int]]:
@@ -38,10 +44,8 @@ def candidates(artifact: dict[str, Any]) -> dict[str, tuple[Prompt, bool, float,
     seen: dict[str, tuple[Prompt, bool, float, int]] = {}
     for record in artifact["history"]:
         for c in record["candidates"]:
-            p = c["prompt"]
-            prompt = Prompt(instructions=p["instructions"], shots=tuple(Shot(**shot) for shot in p["shots"]))
-            seen[prompt_key(p["instructions"], p["shots"], c["structured"])] = (prompt, c["structured"], c["score"],
-                                                                                 c["examples"])
+            prompt = _prompt(c["prompt"]["instructions"], c["prompt"]["shots"])
+            seen[entry_id(prompt, c["structured"])] = (prompt, c["structured"], c["score"], c["examples"])
     return seen
 
 
