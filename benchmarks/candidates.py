@@ -12,30 +12,24 @@ search found (exploration); when a better one was seen and dropped, from how it 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import statistics
 from pathlib import Path
 from typing import Any
 
-from seeds import ROOT, TASKS
+from seeds import ROOT, TASKS, prompt_from_json, prompt_rewards
 
 from opro_cli.data import load_dataset
 from opro_cli.lm import LM
 from opro_cli.lm.cache import ResponseCache
 from opro_cli.optimizer import entry_id
-from opro_cli.prompt import Prompt, Shot
-from opro_cli.scoring import TaskRunner, resolve_format
+from opro_cli.prompt import Prompt
 from opro_cli.spec import load_spec
-
-
-def _prompt(instructions: str, shots: list[dict[str, Any]]) -> Prompt:
-    return Prompt(instructions=instructions, shots=tuple(Shot(**shot) for shot in shots))
 
 
 def prompt_key(instructions: str, shots: list[dict[str, Any]], structured: bool) -> str:
     """A prompt's identity as the search keeps it (`optimizer.entry_id`), from an artifact's JSON."""
-    return entry_id(_prompt(instructions, shots), structured)
+    return entry_id(prompt_from_json({"instructions": instructions, "shots": shots}), structured)
 
 
 def candidates(artifact: dict[str, Any]) -> dict[str, tuple[Prompt, bool, float, int]]:
@@ -44,7 +38,7 @@ def candidates(artifact: dict[str, Any]) -> dict[str, tuple[Prompt, bool, float,
     seen: dict[str, tuple[Prompt, bool, float, int]] = {}
     for record in artifact["history"]:
         for c in record["candidates"]:
-            prompt = _prompt(c["prompt"]["instructions"], c["prompt"]["shots"])
+            prompt = prompt_from_json(c["prompt"])
             seen[entry_id(prompt, c["structured"])] = (prompt, c["structured"], c["score"], c["examples"])
     return seen
 
@@ -58,12 +52,10 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="every candidate, not only the summary")
     args = parser.parse_args()
 
-    spec_file, train_file, test_file = (ROOT / p for p in TASKS[args.task])
+    spec_file, _, test_file = (ROOT / p for p in TASKS[args.task])
     spec = load_spec(spec_file)
-    answers = [e.expected for e in load_dataset(train_file, spec).examples]
-    test = load_dataset(test_file, spec).examples
+    test = load_dataset(test_file, spec)
     lm = LM(cache=ResponseCache(args.work / "eval-cache"), concurrency=4)
-    runner = TaskRunner(spec, spec.model, resolve_format(spec, spec.model, answers), lm)
     print("| seed | prompts seen | their test mean (min-max) | written prompt: validation, test | best seen on test |")
     print("|---|---|---|---|---|")
     for seed in range(args.seeds):
@@ -71,8 +63,8 @@ def main() -> None:
         written = prompt_key(artifact["instructions"], artifact["shots"], artifact["answer_format"]["structured"])
         scores: dict[str, float] = {}
         for key, (prompt, structured, validation, examples) in candidates(artifact).items():
-            predictions = asyncio.run(runner.predict(prompt, test, structured=structured))
-            scores[key] = statistics.fmean(p.reward for p in predictions)
+            rewards = prompt_rewards(spec, prompt, test, lm, artifact["answer_format"], structured)
+            scores[key] = statistics.fmean(rewards)
             if args.verbose:
                 mark = "written" if key == written else ""
                 print(f"  seed {seed}: {len(prompt.shots)} shots, validation {validation:.3f} on {examples}, "

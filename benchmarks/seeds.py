@@ -35,7 +35,7 @@ from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from opro_cli.data import load_dataset  # noqa: E402
+from opro_cli.data import Dataset, load_dataset  # noqa: E402
 from opro_cli.scoring import TaskRunner, resolve_format  # noqa: E402
 from opro_cli.lm import LM  # noqa: E402
 from opro_cli.lm.cache import ResponseCache  # noqa: E402
@@ -95,22 +95,32 @@ def optimize(code: Path, spec: Path, train: Path, out: Path, seed: int, cache: P
     return json.loads(out.read_text()), time.perf_counter() - start
 
 
+def prompt_from_json(entry: dict[str, Any]) -> Prompt:
+    """A prompt from an artifact's JSON: the artifact itself, or a candidate's `prompt` in its history."""
+    return Prompt(instructions=entry["instructions"], shots=tuple(Shot(**shot) for shot in entry["shots"]))
+
+
+def prompt_rewards(spec: TaskSpec, prompt: Prompt, data: Dataset, lm: LM, record: dict[str, Any] | None = None,
+                   structured: bool = False) -> list[float]:
+    """Per-example rewards of one prompt on `data`, in the answer format an artifact recorded (`record`: its
+    `answer_format` JSON, with `structured` the mode to use) or, without one, the spec's as resolved on `data`."""
+    fmt = resolve_format(spec, spec.model, [e.expected for e in data.examples])
+    if record is not None:
+        fmt = replace(fmt, choices=tuple(record["choices"]) or fmt.choices, structured=structured)
+    runner = TaskRunner(spec, spec.model, fmt, lm)
+    return [p.reward for p in asyncio.run(runner.predict(prompt, data.examples))]
+
+
 def test_rewards(spec: TaskSpec, artifact: dict[str, Any] | None, test: Path, lm: LM, seed_format: bool = False) -> list[float]:
     """Per-example test rewards of an artifact's prompt (or of the seed prompt, in the seed's answer format),
     read from the artifact's JSON so artifacts of either version can be scored by the same code."""
     data = load_dataset(test, spec)
-    fmt = resolve_format(spec, spec.model, [e.expected for e in data.examples])
+    seed_prompt = Prompt(instructions=spec.prompt.instructions)
     if artifact is None:
-        prompt = Prompt(instructions=spec.prompt.instructions)
-    else:
-        record = artifact["answer_format"]
-        fmt = replace(fmt, choices=tuple(record["choices"]) or fmt.choices)
-        structured = record["seed_structured"] if seed_format else record["structured"]
-        fmt = replace(fmt, structured=bool(structured))
-        shots = () if seed_format else tuple(Shot(**shot) for shot in artifact["shots"])
-        prompt = Prompt(instructions=spec.prompt.instructions if seed_format else artifact["instructions"], shots=shots)
-    runner = TaskRunner(spec, spec.model, fmt, lm)
-    return [p.reward for p in asyncio.run(runner.predict(prompt, data.examples))]
+        return prompt_rewards(spec, seed_prompt, data, lm)
+    record = artifact["answer_format"]
+    structured = bool(record["seed_structured"] if seed_format else record["structured"])
+    return prompt_rewards(spec, seed_prompt if seed_format else prompt_from_json(artifact), data, lm, record, structured)
 
 
 def spread_from_the_test_file(per_seed: list[list[float]], draws: int = 2000) -> tuple[float, float]:
