@@ -218,7 +218,11 @@ def draw_shot_sets(
     `spares`, so a prompt that gets nothing right can still learn the format. Returns the sets and how many shots
     came from correct predictions. `spares` must already exclude the examples candidates are screened on.
     `local=False`: fresh draws only (a leader that does not stand out is not worth searching around).
-    `frequency`: how often each answer is expected in the data; fresh draws put the commonest answers last.
+    `frequency`: how often each answer is expected in the data; fresh draws put the commonest answers last. Not
+    every one: without a leader that stands out, every other set is drawn in random order. A small model may
+    answer whatever the last shot says to every input; when one answer is the commonest, every draw that puts it
+    last fails alike (a near-balanced two-answer task where every candidate says "positive" to everything), and
+    draws that end on other answers are the way out.
     `longer`: fresh draws come in pairs, `longer` shots and `k` of them (one per answer first, same order), so
     the two shot counts are compared on prompts that differ only in the extra shots (`live_shot_counts`)."""
     if k == 0 or count == 0:
@@ -233,8 +237,10 @@ def draw_shot_sets(
         if local and turn % 2 and len(base) in (k, longer):
             group = [_swap_one(base, pool, rng) if turn % 4 == 1 else _reorder(base, rng)]
         else:
+            # The odd turns that are not local steps draw in random order: see `frequency` above.
+            order = frequency if local or turn % 2 == 0 else None
             drawn = tuple(Shot(inputs=p.inputs, answer=p.expected, fields=p.fields)
-                          for p in _draw_balanced(pool, longer or k, rng, preferred=proven, frequency=frequency))
+                          for p in _draw_balanced(pool, longer or k, rng, preferred=proven, frequency=order))
             group = [_fewer(drawn, k), drawn] if longer else [drawn]
         turn += 1
         for shots in group[: count - len(sets)]:
