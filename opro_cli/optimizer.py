@@ -219,10 +219,7 @@ def draw_shot_sets(
     came from correct predictions. `spares` must already exclude the examples candidates are screened on.
     `local=False`: fresh draws only (a leader that does not stand out is not worth searching around).
     `frequency`: how often each answer is expected in the data; fresh draws put the commonest answers last. Not
-    every one: without a leader that stands out, every other set is drawn in random order. A small model may
-    answer whatever the last shot says to every input; when one answer is the commonest, every draw that puts it
-    last fails alike (a near-balanced two-answer task where every candidate says "positive" to everything), and
-    draws that end on other answers are the way out.
+    every one: without a leader that stands out, every other set ends on another answer (`_draw_balanced`).
     `longer`: fresh draws come in pairs, `longer` shots and `k` of them (one per answer first, same order), so
     the two shot counts are compared on prompts that differ only in the extra shots (`live_shot_counts`)."""
     if k == 0 or count == 0:
@@ -237,10 +234,9 @@ def draw_shot_sets(
         if local and turn % 2 and len(base) in (k, longer):
             group = [_swap_one(base, pool, rng) if turn % 4 == 1 else _reorder(base, rng)]
         else:
-            # The odd turns that are not local steps draw in random order: see `frequency` above.
-            order = frequency if local or turn % 2 == 0 else None
             drawn = tuple(Shot(inputs=p.inputs, answer=p.expected, fields=p.fields)
-                          for p in _draw_balanced(pool, longer or k, rng, preferred=proven, frequency=order))
+                          for p in _draw_balanced(pool, longer or k, rng, preferred=proven, frequency=frequency,
+                                                  commonest_last=local or turn % 2 == 0))
             group = [_fewer(drawn, k), drawn] if longer else [drawn]
         turn += 1
         for shots in group[: count - len(sets)]:
@@ -418,12 +414,17 @@ def _draw_balanced(
     rng: random.Random,
     preferred: set[tuple[tuple[str, str], ...]] = frozenset(),  # type: ignore[assignment]
     frequency: Counter[str] | None = None,
+    commonest_last: bool = True,
 ) -> list[Prediction]:
     """k at random, the distinct expected answers taking turns (answers with a `preferred` example first, and
     within an answer the preferred examples first). With free-text answers (all distinct) this is a plain sample
     that prefers the preferred. In the prompt the rarest answers come first and the commonest last (ties in
     random order): a small model leans toward the answer of the last shot it read (Zhao et al. 2021, "Calibrate
-    before use"), and that lean costs least when it is toward an answer the data often expects."""
+    before use"), and that lean costs least when it is toward an answer the data often expects.
+    `commonest_last=False`: a random order ending on an answer other than the commonest (any, when all are
+    equally common). A small model may answer whatever the last shot says to every input: then every draw that
+    ends on the commonest answer fails alike (a two-answer task where every candidate says "positive" to
+    everything), and draws that end on another answer are the way out."""
     groups: dict[str, list[Prediction]] = {}
     for p in predictions:
         groups.setdefault(p.expected, []).append(p)
@@ -440,7 +441,13 @@ def _draw_balanced(
                 drawn.append(groups[answer].pop())
     rng.shuffle(drawn)
     counts = frequency or Counter()
-    return sorted(drawn, key=lambda p: counts[p.expected])
+    if commonest_last:
+        return sorted(drawn, key=lambda p: counts[p.expected])
+    top = max(counts[p.expected] for p in drawn)
+    others = sorted({p.expected for p in drawn if counts[p.expected] < top}) or sorted({p.expected for p in drawn})
+    answer = rng.choice(others)
+    last = next(p for p in drawn if p.expected == answer)
+    return [*(p for p in drawn if p is not last), last]
 
 
 def _best_predictions(kept: list[Prediction], batch: list[Prediction], k_best: int) -> list[Prediction]:
