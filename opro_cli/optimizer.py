@@ -219,7 +219,8 @@ def draw_shot_sets(
     came from correct predictions. `spares` must already exclude the examples candidates are screened on.
     `local=False`: fresh draws only (a leader that does not stand out is not worth searching around).
     `frequency`: how often each answer is expected in the data; fresh draws put the commonest answers last. Not
-    every one: without a leader that stands out, every other set ends on another answer (`_draw_balanced`).
+    every one: without a leader that stands out, every other set ends on an answer that is neither the commonest
+    nor the one the leader's shots end on (`_draw_balanced`).
     `longer`: fresh draws come in pairs, `longer` shots and `k` of them (one per answer first, same order), so
     the two shot counts are compared on prompts that differ only in the extra shots (`live_shot_counts`)."""
     if k == 0 or count == 0:
@@ -236,7 +237,8 @@ def draw_shot_sets(
         else:
             drawn = tuple(Shot(inputs=p.inputs, answer=p.expected, fields=p.fields)
                           for p in _draw_balanced(pool, longer or k, rng, preferred=proven, frequency=frequency,
-                                                  commonest_last=local or turn % 2 == 0))
+                                                  last_not=None if local or turn % 2 == 0 else
+                                                  base[-1].answer if base else ""))
             group = [_fewer(drawn, k), drawn] if longer else [drawn]
         turn += 1
         for shots in group[: count - len(sets)]:
@@ -414,17 +416,18 @@ def _draw_balanced(
     rng: random.Random,
     preferred: set[tuple[tuple[str, str], ...]] = frozenset(),  # type: ignore[assignment]
     frequency: Counter[str] | None = None,
-    commonest_last: bool = True,
+    last_not: str | None = None,
 ) -> list[Prediction]:
     """k at random, the distinct expected answers taking turns (answers with a `preferred` example first, and
     within an answer the preferred examples first). With free-text answers (all distinct) this is a plain sample
     that prefers the preferred. In the prompt the rarest answers come first and the commonest last (ties in
     random order): a small model leans toward the answer of the last shot it read (Zhao et al. 2021, "Calibrate
     before use"), and that lean costs least when it is toward an answer the data often expects.
-    `commonest_last=False`: a random order ending on an answer other than the commonest (any, when all are
-    equally common). A small model may answer whatever the last shot says to every input: then every draw that
-    ends on the commonest answer fails alike (a two-answer task where every candidate says "positive" to
-    everything), and draws that end on another answer are the way out."""
+    `last_not` (None: commonest last): a random order that ends on neither the commonest answer nor `last_not`
+    (the answer the leader's shots end on), the first condition dropped when both cannot hold, then the second.
+    A small model may give one answer to every input, led by the last shots: every candidate of a run can fail
+    alike that way (a two-answer task where each says "positive" to everything), and draws that end on another
+    answer than the failing ones are the way out."""
     groups: dict[str, list[Prediction]] = {}
     for p in predictions:
         groups.setdefault(p.expected, []).append(p)
@@ -441,11 +444,13 @@ def _draw_balanced(
                 drawn.append(groups[answer].pop())
     rng.shuffle(drawn)
     counts = frequency or Counter()
-    if commonest_last:
+    if last_not is None:
         return sorted(drawn, key=lambda p: counts[p.expected])
-    top = max(counts[p.expected] for p in drawn)
-    others = sorted({p.expected for p in drawn if counts[p.expected] < top}) or sorted({p.expected for p in drawn})
-    answer = rng.choice(others)
+    answers = sorted({p.expected for p in drawn})
+    top = max(counts[a] for a in answers)
+    uncommon = [a for a in answers if counts[a] < top]
+    answer = rng.choice([a for a in uncommon if a != last_not] or [a for a in answers if a != last_not]
+                        or uncommon or answers)
     last = next(p for p in drawn if p.expected == answer)
     return [*(p for p in drawn if p is not last), last]
 

@@ -272,3 +272,14 @@ def test_without_a_leader_that_stands_out_every_other_draw_ends_on_another_answe
         assert [shots[-1].answer for shots in sets[::2]] == ["common", "common"]
         last_of_odd_draws |= {shots[-1].answer for shots in sets[1::2]}
     assert last_of_odd_draws == {"rare", "middle"}
+
+
+def test_without_a_leader_that_stands_out_every_other_draw_ends_unlike_the_leader():
+    # Two answers equally common, and a leader (say one answering "yes" to everything) whose shots end on "yes".
+    spares = [labelled(i, "yes") for i in range(8)] + [labelled(10 + i, "no") for i in range(8)]
+    frequency = Counter(p.expected for p in spares)
+    state, ids = add_entries(initial_state(SEED, False), [(Shot(inputs=spares[10].inputs, answer="no"), Shot(inputs=spares[0].inputs, answer="yes"))], [], (False,))
+    for seed in range(10):
+        sets, _ = draw_shot_sets(state, spares, count=4, k=3, rng=step_rng(seed, 1), leader=ids[0], local=False,
+                                 frequency=frequency)
+        assert [shots[-1].answer for shots in sets[1::2]] == ["no", "no"]
