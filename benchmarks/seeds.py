@@ -49,6 +49,8 @@ TASKS = {
     "topic": ("configs/topic.yaml", "datasets/topic_train.jsonl", "datasets/topic_test.jsonl"),
     "sentiment": ("configs/sentiment.yaml", "datasets/sentiment_train.jsonl", "datasets/sentiment_test.jsonl"),
     "sentiment_text": ("benchmarks/tasks/sentiment_text.yaml", "datasets/sentiment_train.jsonl", "datasets/sentiment_test.jsonl"),
+    "sentiment_skew": ("benchmarks/tasks/sentiment_text.yaml", "benchmarks/tasks/sentiment_skew_train.jsonl",
+                       "datasets/sentiment_test.jsonl"),
     "intent": ("benchmarks/tasks/intent.yaml", "benchmarks/tasks/intent_train.jsonl", "benchmarks/tasks/intent_test.jsonl"),
     "emotion": ("benchmarks/tasks/emotion.yaml", "benchmarks/tasks/emotion_train.jsonl", "benchmarks/tasks/emotion_test.jsonl"),
     "weather": ("benchmarks/tasks/weather.yaml", "benchmarks/tasks/weather_train.jsonl", "benchmarks/tasks/weather_test.jsonl"),

@@ -7,13 +7,14 @@ follow from the fragments, never from a model.
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent.parent / "datasets"))
-from make_datasets import write  # noqa: E402  (the project's dataset writer: seeded, distinct rows)
+from make_datasets import review, write  # noqa: E402  (the project's dataset writer: seeded, distinct rows)
 
 OPENERS = ["Hi,", "Hello team,", "Quick question:", "Hey there,", "Good morning,", "Urgent:", "", "Sorry to bother you,"]
 INTENTS = {
@@ -149,3 +150,8 @@ if __name__ == "__main__":
     write("room_test.jsonl", room, 120, 42, used, HERE)
     used = write("sport_train.jsonl", sport, 60, 51, set(), HERE)
     write("sport_test.jsonl", sport, 120, 52, used, HERE)
+    # The project's reviews drawn afresh: 34 positive and 26 negative (the project's file is exactly 30/30; a
+    # user's file rarely is). Scored on the project's sentiment test file, whose rows it leaves out.
+    test = HERE.parent.parent / "datasets" / "sentiment_test.jsonl"
+    rows = {json.dumps(json.loads(line), sort_keys=True) for line in test.read_text().splitlines()}
+    write("sentiment_skew_train.jsonl", review, 60, 209, rows, HERE)
