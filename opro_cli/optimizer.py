@@ -219,8 +219,8 @@ def draw_shot_sets(
     came from correct predictions. `spares` must already exclude the examples candidates are screened on.
     `local=False`: fresh draws only (a leader that does not stand out is not worth searching around).
     `frequency`: how often each answer is expected in the data; fresh draws put the commonest answers last. Not
-    every one: without a leader that stands out, every other set ends on an answer that is neither the commonest
-    nor the one the leader's shots end on (`_draw_balanced`).
+    every one once candidates were screened and the leader (with shots) does not stand out: then every other set
+    ends on an answer that is neither the commonest nor the one the leader's shots end on (`_draw_balanced`).
     `longer`: fresh draws come in pairs, `longer` shots and `k` of them (one per answer first, same order), so
     the two shot counts are compared on prompts that differ only in the extra shots (`live_shot_counts`)."""
     if k == 0 or count == 0:
@@ -230,6 +230,7 @@ def draw_shot_sets(
     proven = {inputs_key(p.inputs) for p in correct}
     pool = [*correct, *(p for p in spares if inputs_key(p.inputs) not in proven)]
     base = state.entries[leader or state.best_id].prompt.shots
+    escape = not local and state.step > 0 and bool(base)  # from a run whose prompts all score alike
     sets, from_predictions, turn = [], 0, 0
     while len(sets) < count:
         if local and turn % 2 and len(base) in (k, longer):
@@ -237,8 +238,7 @@ def draw_shot_sets(
         else:
             drawn = tuple(Shot(inputs=p.inputs, answer=p.expected, fields=p.fields)
                           for p in _draw_balanced(pool, longer or k, rng, preferred=proven, frequency=frequency,
-                                                  last_not=None if local or turn % 2 == 0 else
-                                                  base[-1].answer if base else ""))
+                                                  last_not=base[-1].answer if escape and turn % 2 else None))
             group = [_fewer(drawn, k), drawn] if longer else [drawn]
         turn += 1
         for shots in group[: count - len(sets)]:

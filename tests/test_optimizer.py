@@ -259,16 +259,27 @@ def test_fresh_draws_put_the_commonest_answer_last():
         assert all([shot.answer for shot in shots] == ["rare", "common"] for shots in sets)
 
 
+def after_a_step_led_by(shots: tuple[Shot, ...]):
+    """A state after one step, whose only candidate (the leader) has these shots."""
+    state, ids = add_entries(initial_state(SEED, False), [shots], [], (False,))
+    return state.model_copy(update={"step": 1}), ids[0]
+
+
 def test_without_a_leader_that_stands_out_every_other_draw_ends_on_another_answer():
-    # A model that says whatever the last shot says would give "common" to everything on every commonest-last
-    # draw; the other draws end on the other answers, each of them in turn.
+    # A model that says whatever the last shots say would give "common" to everything on every commonest-last
+    # draw; once a step found nothing that stands out, the other draws end on the other answers.
     spares = ([labelled(i, "rare") for i in range(8)] + [labelled(10 + i, "middle") for i in range(8)]
               + [labelled(20 + i, "common") for i in range(9)])
     frequency = Counter(p.expected for p in spares)
+    state, leader = after_a_step_led_by((Shot(inputs=spares[0].inputs, answer="rare"),
+                                         Shot(inputs=spares[20].inputs, answer="common")))
     last_of_odd_draws = set()
     for seed in range(10):
-        sets, _ = draw_shot_sets(initial_state(SEED, False), spares, count=4, k=3, rng=step_rng(seed, 1),
-                                 local=False, frequency=frequency)
+        first, _ = draw_shot_sets(initial_state(SEED, False), spares, count=4, k=3, rng=step_rng(seed, 1),
+                                  local=False, frequency=frequency)
+        assert [shots[-1].answer for shots in first] == ["common"] * 4  # nothing screened yet: the prior holds
+        sets, _ = draw_shot_sets(state, spares, count=4, k=3, rng=step_rng(seed, 2), leader=leader, local=False,
+                                 frequency=frequency)
         assert [shots[-1].answer for shots in sets[::2]] == ["common", "common"]
         last_of_odd_draws |= {shots[-1].answer for shots in sets[1::2]}
     assert last_of_odd_draws == {"rare", "middle"}
@@ -278,8 +289,9 @@ def test_without_a_leader_that_stands_out_every_other_draw_ends_unlike_the_leade
     # Two answers equally common, and a leader (say one answering "yes" to everything) whose shots end on "yes".
     spares = [labelled(i, "yes") for i in range(8)] + [labelled(10 + i, "no") for i in range(8)]
     frequency = Counter(p.expected for p in spares)
-    state, ids = add_entries(initial_state(SEED, False), [(Shot(inputs=spares[10].inputs, answer="no"), Shot(inputs=spares[0].inputs, answer="yes"))], [], (False,))
+    state, leader = after_a_step_led_by((Shot(inputs=spares[10].inputs, answer="no"),
+                                         Shot(inputs=spares[0].inputs, answer="yes")))
     for seed in range(10):
-        sets, _ = draw_shot_sets(state, spares, count=4, k=3, rng=step_rng(seed, 1), leader=ids[0], local=False,
+        sets, _ = draw_shot_sets(state, spares, count=4, k=3, rng=step_rng(seed, 2), leader=leader, local=False,
                                  frequency=frequency)
         assert [shots[-1].answer for shots in sets[1::2]] == ["no", "no"]
