@@ -86,12 +86,18 @@ def headline(rng: random.Random) -> dict[str, str]:
     return {"headline": text, "topic": topic}
 
 
+def row_key(row: dict[str, str]) -> str:
+    """A row's identity, for keeping a file's rows out of another (`write`'s `exclude`)."""
+    return json.dumps(row, sort_keys=True)
+
+
 def write(name: str, make, count: int, seed: int, exclude: set[str], directory: Path = HERE) -> set[str]:
-    """`count` distinct rows from `make`, none of them in `exclude`, as `directory/name`; returns all rows seen."""
+    """`count` distinct rows from `make`, none of them in `exclude` (`row_key`s), as `directory/name`; returns the
+    keys of all rows seen."""
     rng, rows, seen = random.Random(seed), [], set(exclude)
     while len(rows) < count:
         row = make(rng)
-        key = json.dumps(row, sort_keys=True)
+        key = row_key(row)
         if key not in seen:
             seen.add(key)
             rows.append(row)

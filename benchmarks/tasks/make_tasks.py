@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent.parent / "datasets"))
-from make_datasets import review, write  # noqa: E402  (the project's dataset writer: seeded, distinct rows)
+DATASETS = HERE.parent.parent / "datasets"
+sys.path.insert(0, str(DATASETS))
+from make_datasets import review, row_key, write  # noqa: E402  (the project's dataset writer: seeded, distinct rows)
 
 OPENERS = ["Hi,", "Hello team,", "Quick question:", "Hey there,", "Good morning,", "Urgent:", "", "Sorry to bother you,"]
 INTENTS = {
@@ -152,6 +153,5 @@ if __name__ == "__main__":
     write("sport_test.jsonl", sport, 120, 52, used, HERE)
     # The project's reviews drawn afresh: 34 positive and 26 negative (the project's file is exactly 30/30; a
     # user's file rarely is). Scored on the project's sentiment test file, whose rows it leaves out.
-    test = HERE.parent.parent / "datasets" / "sentiment_test.jsonl"
-    rows = {json.dumps(json.loads(line), sort_keys=True) for line in test.read_text().splitlines()}
-    write("sentiment_skew_train.jsonl", review, 60, 209, rows, HERE)
+    test = (DATASETS / "sentiment_test.jsonl").read_text().splitlines()
+    write("sentiment_skew_train.jsonl", review, 60, 209, {row_key(json.loads(line)) for line in test}, HERE)
