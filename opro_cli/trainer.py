@@ -230,11 +230,14 @@ class Trainer:
         if state.stalled >= 2:
             return False
         proposals = 0 if proposals_exhausted(state.history, settings.proposal_patience) else settings.candidates
-        # A candidate screened with nothing left to promote it is a wasted screening: a step must afford one
-        # promotion to the next rung as well.
-        promotion = plan.rungs[1] - plan.rungs[0] if len(plan.rungs) > 2 else 0
-        step_cost = (2 if self.split.held_out else 1) * plan.minibatch + proposals + promotion
+        step_cost = (2 if self.split.held_out else 1) * plan.minibatch + proposals + self._promotion_cost()
         return state.spent + self._reserve(state) + step_cost <= plan.budget
+
+    def _promotion_cost(self) -> int:
+        """A candidate screened with nothing left to promote it is a wasted screening: a step keeps back one
+        promotion to the next rung, so the best of its last candidates can still reach the end's verification."""
+        rungs = self.plan.rungs
+        return rungs[1] - rungs[0] if len(rungs) > 2 else 0
 
     def _reserve(self, state: OptimizerState) -> int:
         """Evaluations the end of the run still needs: the leader scored on the whole pool to challenge the
@@ -304,14 +307,16 @@ class Trainer:
         proposals = await self._propose(state, exemplars)
         state = state.model_copy(update={"spent": state.spent + len(proposals)})
         state, candidates = add_entries(state, shot_sets, proposals, live_modes(state, self.modes), leader, first)
-        affordable = max(0, plan.budget - state.spent - self._reserve(state)) // max(1, plan.minibatch)
-        candidates = candidates[:affordable]
 
-        # 3. Screen them, then score further whoever successive halving promotes.
-        self._report(f"screening {len(candidates)} candidates", state, epoch, total=len(candidates) * plan.minibatch)
-        for c in candidates:  # one prompt at a time: calls sharing a prefix run back to back (prefix caches)
-            state, _ = await self._evaluate(state, c, self._eligible(state, c)[: plan.minibatch])
+        # 3. Screen them, then score further whoever successive halving promotes. Screening first keeps back the
+        #    calls of one promotion (`_promotion_cost`); what the promotions leave screens the rest.
+        state, screened = await self._screen(state, candidates, epoch, keep=self._promotion_cost())
         state, promoted = await self._promote(state, epoch)
+        state, rest = await self._screen(state, candidates[len(screened):], epoch, keep=0)
+        if rest:
+            state, more = await self._promote(state, epoch)
+            promoted += [name for name in more if name not in promoted]
+        candidates = screened + rest
         return record_step(
             state,
             epoch=epoch,
@@ -323,6 +328,18 @@ class Trainer:
             shots_from_predictions=from_predictions,
             proposals=proposals,
         )
+
+    async def _screen(self, state: OptimizerState, candidates: list[str], epoch: int,
+                      keep: int) -> tuple[OptimizerState, list[str]]:
+        """Screens the first candidates the budget allows, less what the end of the run needs and `keep`."""
+        minibatch = self.plan.minibatch
+        spare = self.plan.budget - state.spent - self._reserve(state) - keep
+        candidates = candidates[: max(0, spare) // max(1, minibatch)]
+        if candidates:
+            self._report(f"screening {len(candidates)} candidates", state, epoch, total=len(candidates) * minibatch)
+        for c in candidates:  # one prompt at a time: calls sharing a prefix run back to back (prefix caches)
+            state, _ = await self._evaluate(state, c, self._eligible(state, c)[:minibatch])
+        return state, candidates
 
     async def _promote(self, state: OptimizerState, epoch: int) -> tuple[OptimizerState, list[str]]:
         """Asynchronous successive halving over every prompt of the run (`racing.promotion`): at each rung the
