@@ -38,6 +38,17 @@ def test_the_search_spends_its_budget_and_rescores_its_choice_on_the_whole_pool(
     assert len(accepted) == 1 and accepted[0].prompt == artifact.prompt
 
 
+def test_a_step_the_budget_cuts_short_still_promotes_its_best_candidate(tmp_path, toy_provider):
+    """With a budget for one step, screening as many candidates as the calls allow would leave none to score
+    further: the step screens one fewer, and its best candidates go on to the next rung (24 examples)."""
+    task = write_toy_task(tmp_path, train_size=40, optimizer={"validation_size": "all", "budget": 100, "k": 2})
+    optimize(task)
+    artifact = load_artifact(task.artifact)
+    (step,) = [record for record in artifact.history if record.screened]
+    assert step.promoted >= 1 and any(c.promoted and c.examples >= 24 for c in step.candidates)
+    assert artifact.scores.spent <= 100
+
+
 def test_a_seed_prompt_nothing_beats_is_kept(tmp_path, toy_provider):
     """Asked for JSON the toy model is always right: every candidate ties with the seed, none may replace it."""
     answer = {"type": "label", "choices": ["positive", "negative"], "structured": "always"}
