@@ -231,20 +231,29 @@ def draw_shot_sets(
     pool = [*correct, *(p for p in spares if inputs_key(p.inputs) not in proven)]
     base = state.entries[leader or state.best_id].prompt.shots
     escape = not local and state.step > 0 and bool(base)  # from a run whose prompts all score alike
+    # A leader ending on the one commonest answer leans as every commonest-last draw would: then all draws escape.
+    leaning = escape and _strictly_commonest(base[-1].answer, frequency)
     sets, from_predictions, turn = [], 0, 0
     while len(sets) < count:
         if local and turn % 2 and len(base) in (k, longer):
             group = [_swap_one(base, pool, rng) if turn % 4 == 1 else _reorder(base, rng)]
         else:
+            last_not = base[-1].answer if escape and (turn % 2 or leaning) else None
             drawn = tuple(Shot(inputs=p.inputs, answer=p.expected, fields=p.fields)
                           for p in _draw_balanced(pool, longer or k, rng, preferred=proven, frequency=frequency,
-                                                  last_not=base[-1].answer if escape and turn % 2 else None))
+                                                  last_not=last_not))
             group = [_fewer(drawn, k), drawn] if longer else [drawn]
         turn += 1
         for shots in group[: count - len(sets)]:
             sets.append(shots)
             from_predictions += sum(1 for shot in shots if inputs_key(shot.inputs) in proven)
     return sets, from_predictions
+
+
+def _strictly_commonest(answer: str, frequency: Counter[str] | None) -> bool:
+    """Whether the data expects `answer` more often than any other answer."""
+    counts = frequency or Counter()
+    return counts[answer] > 0 and all(counts[answer] > n for other, n in counts.items() if other != answer)
 
 
 def _fewer(shots: tuple[Shot, ...], k: int) -> tuple[Shot, ...]:
