@@ -265,24 +265,41 @@ def after_a_step_led_by(shots: tuple[Shot, ...]):
     return state.model_copy(update={"step": 1}), ids[0]
 
 
-def test_without_a_leader_that_stands_out_every_other_draw_ends_on_another_answer():
-    # A model that says whatever the last shots say would give "common" to everything on every commonest-last
-    # draw; once a step found nothing that stands out, the other draws end on the other answers.
+def three_answers() -> tuple[list[Prediction], Counter[str]]:
+    """Labelled examples of a rare, a middle and a common answer, and how often each is expected."""
     spares = ([labelled(i, "rare") for i in range(8)] + [labelled(10 + i, "middle") for i in range(8)]
               + [labelled(20 + i, "common") for i in range(9)])
-    frequency = Counter(p.expected for p in spares)
+    return spares, Counter(p.expected for p in spares)
+
+
+def test_without_a_leader_that_stands_out_every_other_draw_ends_on_another_answer():
+    # A leader ending on "middle" that does not stand out: the commonest-last draws are unlike it and stay, every
+    # other draw ends on an answer that is neither the commonest nor the leader's last.
+    spares, frequency = three_answers()
     state, leader = after_a_step_led_by((Shot(inputs=spares[0].inputs, answer="rare"),
-                                         Shot(inputs=spares[20].inputs, answer="common")))
-    last_of_odd_draws = set()
+                                         Shot(inputs=spares[10].inputs, answer="middle")))
     for seed in range(10):
         first, _ = draw_shot_sets(initial_state(SEED, False), spares, count=4, k=3, rng=step_rng(seed, 1),
                                   local=False, frequency=frequency)
         assert [shots[-1].answer for shots in first] == ["common"] * 4  # nothing screened yet: the prior holds
         sets, _ = draw_shot_sets(state, spares, count=4, k=3, rng=step_rng(seed, 2), leader=leader, local=False,
                                  frequency=frequency)
-        assert [shots[-1].answer for shots in sets[::2]] == ["common", "common"]
-        last_of_odd_draws |= {shots[-1].answer for shots in sets[1::2]}
-    assert last_of_odd_draws == {"rare", "middle"}
+        assert [shots[-1].answer for shots in sets] == ["common", "rare"] * 2
+
+
+def test_a_leader_ending_on_the_commonest_answer_makes_every_draw_end_on_another():
+    # A model that says whatever the last shots say gives "common" to everything on every commonest-last draw,
+    # as the leader does: all the draws end on the other answers.
+    spares, frequency = three_answers()
+    state, leader = after_a_step_led_by((Shot(inputs=spares[0].inputs, answer="rare"),
+                                         Shot(inputs=spares[20].inputs, answer="common")))
+    last_answers = set()
+    for seed in range(10):
+        sets, _ = draw_shot_sets(state, spares, count=4, k=3, rng=step_rng(seed, 2), leader=leader, local=False,
+                                 frequency=frequency)
+        assert "common" not in {shots[-1].answer for shots in sets}
+        last_answers |= {shots[-1].answer for shots in sets}
+    assert last_answers == {"rare", "middle"}
 
 
 def test_without_a_leader_that_stands_out_every_other_draw_ends_unlike_the_leader():
