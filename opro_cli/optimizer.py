@@ -221,7 +221,7 @@ def draw_shot_sets(
     `frequency`: how often each answer is expected in the data; fresh draws put the commonest answers last. Not
     every one once candidates were screened and the leader (with shots) does not stand out: then every other set
     ends on an answer that is neither the commonest nor the one the leader's shots end on (`_draw_balanced`),
-    and every set does when the leader's shots end on the one commonest answer.
+    and every set does when the leader's shots end on a commonest answer.
     `longer`: fresh draws come in pairs, `longer` shots and `k` of them (one per answer first, same order), so
     the two shot counts are compared on prompts that differ only in the extra shots (`live_shot_counts`)."""
     if k == 0 or count == 0:
@@ -232,8 +232,8 @@ def draw_shot_sets(
     pool = [*correct, *(p for p in spares if inputs_key(p.inputs) not in proven)]
     base = state.entries[leader or state.best_id].prompt.shots
     escape = not local and state.step > 0 and bool(base)  # from a run whose prompts all score alike
-    # A leader ending on the one commonest answer leans as every commonest-last draw would: all draws escape.
-    leaning = escape and _strictly_commonest(base[-1].answer, frequency)
+    # A leader ending on a commonest answer leans as commonest-last draws would: then all draws escape.
+    leaning = escape and _commonest(base[-1].answer, frequency)
     sets, from_predictions, turn = [], 0, 0
     while len(sets) < count:
         if local and turn % 2 and len(base) in (k, longer):
@@ -251,10 +251,10 @@ def draw_shot_sets(
     return sets, from_predictions
 
 
-def _strictly_commonest(answer: str, frequency: Counter[str] | None) -> bool:
-    """Whether the data expects `answer` more often than any other answer."""
+def _commonest(answer: str, frequency: Counter[str] | None) -> bool:
+    """Whether the data expects no answer more often than `answer` (a commonest-last draw may end on it)."""
     counts = frequency or Counter()
-    return counts[answer] > 0 and all(counts[answer] > n for other, n in counts.items() if other != answer)
+    return counts[answer] > 0 and all(counts[answer] >= n for n in counts.values())
 
 
 def _fewer(shots: tuple[Shot, ...], k: int) -> tuple[Shot, ...]:
