@@ -6,10 +6,18 @@ subprocess) and once with this tree's; then both artifacts' prompts, and the see
 task's held-out test file, which the optimiser never sees. Per task and search it prints the mean, min and
 max test score over the seeds, the spread, how many seeds ended below the seed prompt, the mean LM requests
 per run (cached answers included, so the figure is the search's cost, not the cache's luck), and the paired
-95 % interval of new minus baseline over all (seed, test example) pairs.
+95 % interval of new minus baseline over all (seed, test example) pairs, with how many seeds' runs changed
+(and how many of those went up): one flipped seed moves an interval over 60-120 examples per seed, so the count
+is the figure to read beside it.
+
+Both searches share one response cache: the model's answers are deterministic (temperature 0, seeded), so a
+request the baseline made is not sent again for the new search, and a change is measured for the price of
+the calls it changes. Decide a change on some seeds, then confirm it on fresh ones:
+`--seeds 5` runs seeds 0-4, `--first-seed 5 --seeds 5` seeds 5-9.
 
     python benchmarks/seeds.py                        # 5 seeds, every task, baseline = the pre-racing search
     python benchmarks/seeds.py --seeds 2 --tasks topic --baseline-rev HEAD~3
+    python benchmarks/seeds.py --first-seed 5 --seeds 5 --baseline-rev main --work DIR    # confirm on seeds 5-9
     python benchmarks/seeds.py --tasks room --searches new --budget heavy    # what more calls buy
 
 Tasks: the examples in configs/ and the benchmark-only tasks in benchmarks/tasks/ (not tuned on).
@@ -151,6 +159,7 @@ def summarise(task: str, runs: list[Run], seed_score: float) -> dict[str, Any]:
         "task": task,
         "search": runs[0].search,
         "seeds": len(runs),
+        "first_seed": runs[0].seed,
         "seed_prompt": seed_score,
         "mean": statistics.fmean(scores),
         "min": min(scores),
@@ -164,9 +173,19 @@ def summarise(task: str, runs: list[Run], seed_score: float) -> dict[str, Any]:
     }
 
 
+def compare(task: str, baseline: list[Run], new: list[Run]) -> dict[str, Any]:
+    """New minus baseline, paired over every (seed, test example), and how many seeds' runs changed (their test
+    rewards differ) and how many of those went up: each seed's two runs, in seed order."""
+    diff = paired_bootstrap([x for r in baseline for x in r.test], [x for r in new for x in r.test])
+    moved = [after.score - before.score for after, before in zip(new, baseline) if after.test != before.test]
+    return {"task": task, "new_minus_baseline": diff.mean_diff, "ci95": [diff.low, diff.high],
+            "runs_changed": len(moved), "runs_up": sum(1 for d in moved if d > 0)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=5, help="how many seeds to run")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first of them (seeds are consecutive)")
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--baseline-rev", default=BASELINE_REV)
     parser.add_argument("--searches", default="baseline,new", help="which searches to run: baseline, new or both")
@@ -193,10 +212,10 @@ def main() -> None:
         seed_rewards = test_rewards(spec, None, test, eval_lm)
         runs: dict[str, list[Run]] = {}
         for name, code in searches.items():
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 out = work / f"{task}-{name}-{seed}.json"
                 budget = args.budget if name == "new" else None
-                artifact, wall = optimize(code, spec_file, train, out, seed, work / f"cache-{name}", budget)
+                artifact, wall = optimize(code, spec_file, train, out, seed, work / "cache", budget)
                 usage = artifact["run"]["usage"]
                 rewards = test_rewards(spec, artifact, test, eval_lm)
                 run = Run(task, name, seed, rewards, int(usage["calls"] + usage["cached_calls"]), wall,
@@ -206,10 +225,7 @@ def main() -> None:
                       file=sys.stderr, flush=True)
             table.append(summarise(task, runs[name], statistics.fmean(seed_rewards)))
         if "baseline" in runs and "new" in runs:
-            new = [x for r in runs["new"] for x in r.test]
-            old = [x for r in runs["baseline"] for x in r.test]
-            diff = paired_bootstrap(old, new)
-            comparisons.append({"task": task, "new_minus_baseline": diff.mean_diff, "ci95": [diff.low, diff.high]})
+            comparisons.append(compare(task, runs["baseline"], runs["new"]))
     report = markdown(table, comparisons, "python benchmarks/seeds.py " + " ".join(sys.argv[1:]))
     print(report)
     args.out.write_text(json.dumps({"rows": table, "comparisons": comparisons, "baseline_rev": args.baseline_rev}, indent=2) + "\n")
@@ -244,7 +260,8 @@ def markdown(table: list[dict[str, Any]], comparisons: list[dict[str, Any]], com
         lines += ["", "Paired over every (seed, test example): new minus baseline, in points, with its 95 % bootstrap interval.", ""]
         for c in comparisons:
             lines.append(f"- {c['task']}: {c['new_minus_baseline'] * 100:+.1f} points "
-                         f"(95% CI {c['ci95'][0] * 100:+.1f} to {c['ci95'][1] * 100:+.1f})")
+                         f"(95% CI {c['ci95'][0] * 100:+.1f} to {c['ci95'][1] * 100:+.1f}); "
+                         f"runs changed: {c['runs_changed']} ({c['runs_up']} up)")
     return "\n".join(lines) + "\n"
 
 

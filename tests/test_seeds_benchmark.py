@@ -27,3 +27,20 @@ def test_one_seed_far_behind_the_others_is_a_real_difference():
     per_seed = [[1.0] * 20 + [0.0] * 20 for _ in range(4)] + [[0.0] * 40]
     median, p = seeds.spread_from_the_test_file(per_seed, draws=500)
     assert median < 0.5 and p < 0.01
+
+
+def run(seed: int, test: list[float], search: str = "new") -> "seeds.Run":
+    return seeds.Run("toy", search, seed, test, requests=200, wall_s=1.0, validation=None)
+
+
+def test_the_comparison_counts_the_seeds_whose_runs_changed_and_how_many_went_up():
+    baseline = [run(0, [1.0, 0.0, 1.0, 0.0], "baseline"), run(1, [1.0, 1.0, 0.0, 0.0], "baseline"),
+                run(2, [0.0, 0.0, 1.0, 1.0], "baseline")]
+    new = [run(0, [1.0, 1.0, 1.0, 0.0]),  # up by one example
+           run(1, [1.0, 1.0, 0.0, 0.0]),  # the same answers: unchanged
+           run(2, [1.0, 1.0, 0.0, 0.0])]  # other examples right, the same score: changed, not up
+    result = seeds.compare("toy", baseline, new)
+    assert result["runs_changed"] == 2 and result["runs_up"] == 1
+    assert abs(result["new_minus_baseline"] - 1 / 12) < 1e-9  # one example more, of 12 pairs
+    low, high = result["ci95"]
+    assert low <= result["new_minus_baseline"] <= high
