@@ -48,7 +48,8 @@ def main() -> None:
     parser.add_argument("--task", required=True, choices=sorted(TASKS))
     parser.add_argument("--work", type=Path, required=True, help="a `seeds.py --work` directory")
     parser.add_argument("--search", default="new", help="baseline or new")
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=5, help="how many seeds' runs to read")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first of them, as given to seeds.py")
     parser.add_argument("--verbose", action="store_true", help="every candidate, not only the summary")
     args = parser.parse_args()
 
@@ -58,7 +59,7 @@ def main() -> None:
     lm = LM(cache=ResponseCache(args.work / "eval-cache"), concurrency=4)
     print("| seed | prompts seen | their test mean (min-max) | written prompt: validation, test | best seen on test |")
     print("|---|---|---|---|---|")
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         artifact = json.loads((args.work / f"{args.task}-{args.search}-{seed}.json").read_text())
         written = prompt_key(artifact["instructions"], artifact["shots"], artifact["answer_format"]["structured"])
         scores: dict[str, float] = {}
