@@ -48,8 +48,10 @@ from .prompt import Prompt, Shot, render_messages
 from .racing import (
     acceptance_level,
     paired,
+    prefix,
     promotion,
     prompt_order,
+    rung_of,
     rank_score,
     screening_examples,
     settled,
@@ -366,9 +368,12 @@ class Trainer:
     async def _verify(self, state: OptimizerState) -> OptimizerState:
         """The leaders, best first, scored on the whole pool and tested against the incumbent, while the budget
         (less the incumbent's own completion) allows: a winner becomes the incumbent, the next one must beat it.
-        Recorded as a step of its own, whose candidates are the verified prompts."""
-        passed: set[str] = set()
-        verified, winner, epoch = [], None, (max(state.step, 1) - 1) // self.plan.steps_per_pass
+        The two leaders race first when the budget allows (`_race_leaders`). Recorded as a step of its own, whose
+        candidates are the one the race passed over and the verified prompts."""
+        epoch = (max(state.step, 1) - 1) // self.plan.steps_per_pass
+        state, loser = await self._race_leaders(state, epoch)
+        passed: set[str] = {loser} if loser is not None else set()
+        verified, winner = [], None
         incumbent = state.best_id
         while (challenger := self._challenger(state, frozenset(passed))) is not None:
             passed.add(challenger)
@@ -383,9 +388,39 @@ class Trainer:
                 state, winner = accept(state, challenger), challenger
         if not verified:
             return state
+        raced = [loser] if loser is not None else []  # shown with its scores after the race, not verified
         return record_step(state, epoch=epoch, batch_rewards=self._screening_rewards(state, incumbent),
-                           parse_failures=0, candidates=verified, promoted=verified, accepted=winner,
+                           parse_failures=0, candidates=[*raced, *verified], promoted=verified, accepted=winner,
                            shots_from_predictions=0, proposals=[], screened=False)
+
+    async def _race_leaders(self, state: OptimizerState, epoch: int) -> tuple[OptimizerState, str | None]:
+        """The leader and the runner-up of the last rung below the whole pool, scored on a minibatch of examples
+        neither was scored on, when the budget pays for it beside the leader's verification. The leader was picked
+        for its score on the examples both share, which flatters it there; on fresh examples neither is. Returns
+        the one behind there (the runner-up on a tie), passed over by the verification; None: no race."""
+        leader = self._challenger(state)
+        runner_up = self._challenger(state, frozenset({leader})) if leader is not None else None
+        last = len(self.plan.rungs) - 2
+        if runner_up is None or last < 0 or {self._rung(state, leader), self._rung(state, runner_up)} != {last}:
+            return state, None
+        scored = state.entries[leader].rewards.keys() | state.entries[runner_up].rewards.keys()
+        allowed = set(self._eligible(state, runner_up))
+        fresh = [i for i in self._eligible(state, leader) if i in allowed and i not in scored][: self.plan.minibatch]
+        both_clear = self._beats_incumbent(state, leader) and self._beats_incumbent(state, runner_up)
+        beside = 0 if both_clear else self._completion(state, state.best_id)
+        completion = max(self._completion(state, leader), self._completion(state, runner_up))
+        if len(fresh) < self.plan.minibatch or state.spent + len(fresh) + completion + beside > self.plan.budget:
+            return state, None
+        self._report(f"racing the two leaders on {len(fresh)} new examples", state, epoch, total=2 * len(fresh))
+        state, _ = await self._evaluate(state, leader, fresh)
+        state, _ = await self._evaluate(state, runner_up, fresh)
+        ahead = paired(state.entries[runner_up].rewards, state.entries[leader].rewards, fresh).diff > 0
+        return state, leader if ahead else runner_up
+
+    def _rung(self, state: OptimizerState, entry: str) -> int:
+        """The highest rung an entry completed (-1: none)."""
+        eligible = self._eligible(state, entry)
+        return rung_of(len(prefix(state.entries[entry].rewards, eligible)), len(eligible), self.plan.rungs)
 
     async def _challenge(self, state: OptimizerState, challenger: str, epoch: int) -> tuple[OptimizerState, bool]:
         """A paired sign test against the incumbent on the challenger's examples, more strictly against the seed

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from opro_cli.artifact import load_artifact
 from opro_cli.cli import app
 from opro_cli.data import Example
+from opro_cli.optimizer import initial_state
 from opro_cli.trainer import race_order
 from toy_task import write_toy_task
 
@@ -119,3 +120,54 @@ def test_each_step_screens_its_candidates_together_on_examples_that_were_not_set
     assert first == list(range(8))  # nothing settled yet: the first examples of the run's order
     done = settled(e.rewards for e in by_step[1] if any(e.rewards.values()))  # what step 1 settled
     assert set(first) <= done and not set(second) & set(first)
+
+
+def test_the_two_leaders_race_on_new_examples_when_the_budget_leaves_a_minibatch_beside_the_verification(
+        tmp_path, toy_provider):
+    """The leader was picked on the examples it shares with the runner-up; before the leader's verification both
+    are scored on a minibatch neither was scored on, and the one behind there is passed over (on a tie, as with
+    the toy model's perfect two-shot prompts, the runner-up). Its scores after the race stay in the record."""
+    task = write_toy_task(tmp_path, train_size=40, optimizer={"validation_size": "all", "budget": 150, "k": 2})
+    optimize(task)
+    artifact = load_artifact(task.artifact)
+    (verification,) = [record for record in artifact.history if record.screened == 0 and record.candidates]
+    raced, winner = verification.candidates
+    assert raced.examples == 24 + 8 and not raced.accepted and not raced.promoted  # passed over, not verified
+    assert winner.accepted and winner.examples == 40 - 2 and winner.prompt == artifact.prompt
+    first_step = artifact.history[0].candidates  # both reached 24 examples in step 1, the winner first
+    assert [c.prompt for c in first_step if c.examples == 24] == [winner.prompt, raced.prompt]
+    assert verification.promoted == 1 and artifact.scores.spent <= 150
+
+
+def test_a_runner_up_ahead_on_the_new_examples_is_verified_instead_of_the_leader(tmp_path, toy_provider):
+    """The leader looks best on the 24 examples it was picked on. On the next 8, which neither was scored on, the
+    runner-up (two shots: the toy model gets every review right) is ahead of the leader (one shot: it gets the
+    hard reviews wrong), so the leader is passed over."""
+    import toy_model
+    from opro_cli import event_loop
+    from opro_cli.jobs import CallOptions, OptimizeJob
+    from opro_cli.optimizer import Entry
+    from opro_cli.prompt import Prompt, Shot
+
+    task = write_toy_task(tmp_path, train_size=60, optimizer={"validation_size": "all", "budget": 400, "seed": 4})
+    job = OptimizeJob(task.spec, task.train, task.artifact, options=CallOptions(cache=False))
+    trainer = job.prepare()
+    pool = trainer.split.validation
+    assert trainer.plan.rungs == (8, 24, 60)
+    assert any(toy_model.is_hard(e.inputs["review"]) for e in pool[24:32])  # the leader gets one of them wrong
+    instructions = trainer.spec.prompt.instructions
+    shots = tuple(Shot(inputs=e.inputs, answer=e.expected) for e in pool[-2:])
+    first = range(24)
+    leader = Entry(prompt=Prompt(instructions=instructions, shots=shots[:1]), step=1, origin="shots",
+                   rewards={i: 1.0 for i in first})
+    runner_up = Entry(prompt=Prompt(instructions=instructions, shots=shots), step=1, origin="shots",
+                      rewards={i: float(i > 0) for i in first})
+    state = initial_state(Prompt(instructions=instructions), structured=False)
+    seed = state.seed.model_copy(update={"rewards": {i: 0.0 for i in first}})
+    state = state.model_copy(update={"entries": {seed.id: seed, leader.id: leader, runner_up.id: runner_up}})
+
+    state, passed_over = event_loop.run(trainer._race_leaders(state, epoch=0))
+    assert passed_over == leader.id
+    for entry in (leader, runner_up):  # both scored on the same 8 new examples, and on nothing else
+        assert sorted(state.entries[entry.id].rewards) == list(range(32))
+    assert state.entries[runner_up.id].score > state.entries[leader.id].score
