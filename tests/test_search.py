@@ -139,7 +139,7 @@ def test_the_two_leaders_race_on_new_examples_when_the_budget_leaves_a_minibatch
     assert verification.promoted == 1 and artifact.scores.spent <= 150
 
 
-def test_a_runner_up_ahead_on_the_new_examples_is_verified_instead_of_the_leader(tmp_path, toy_provider):
+def test_a_runner_up_ahead_on_the_new_examples_passes_the_leader_over(tmp_path, toy_provider):
     """The leader looks best on the 24 examples it was picked on. On the next 8, which neither was scored on, the
     runner-up (two shots: the toy model gets every review right) is ahead of the leader (one shot: it gets the
     hard reviews wrong), so the leader is passed over."""
