@@ -64,6 +64,7 @@ TASKS = {
     "weather": ("benchmarks/tasks/weather.yaml", "benchmarks/tasks/weather_train.jsonl", "benchmarks/tasks/weather_test.jsonl"),
     "room": ("benchmarks/tasks/room.yaml", "benchmarks/tasks/room_train.jsonl", "benchmarks/tasks/room_test.jsonl"),
     "sport": ("benchmarks/tasks/sport.yaml", "benchmarks/tasks/sport_train.jsonl", "benchmarks/tasks/sport_test.jsonl"),
+    "trip": ("benchmarks/tasks/trip.yaml", "benchmarks/tasks/trip_train.jsonl", "benchmarks/tasks/trip_test.jsonl"),
 }
 
 

@@ -140,6 +140,25 @@ def sport(rng: random.Random) -> dict[str, str]:
     return {"event": f"{rng.choice(ATHLETES)} {rng.choice(SPORTS[kind][1])}{rng.choice(WHILE)}.", "sport": kind}
 
 
+TRAVELLERS = ["My sister", "The new manager", "Our choir", "Grandpa", "The students", "A colleague", "We", "I"]
+CITIES = ["Lisbon", "Madrid", "Vienna", "Prague", "Oslo", "Dublin", "Athens", "Berlin", "Paris", "Rome", "Warsaw", "Zurich"]
+TRIPS = [  # {to} is the answer; {from} is a second city, a distractor that comes before or after it
+    "{who} flew from {from} to {to}{when}.", "{who} took the night train to {to}{when}.",
+    "{who} left {from} for {to}{when}.", "After two days in {from}, {who_lower} moved on to {to}.",
+    "{who} booked a hotel in {to} for the conference{when}.", "{who} will visit {to} after a stopover in {from}.",
+    "The bus from {from} brought {who_lower} to {to}{when}.", "{who} is heading to {to}, not back to {from}.",
+]
+
+
+def trip(rng: random.Random) -> dict[str, str]:
+    """An extraction task with a dozen answers and a distractor: the answer is a word of the input, not a label."""
+    to, origin = rng.sample(CITIES, 2)
+    who = rng.choice(TRAVELLERS)
+    text = rng.choice(TRIPS).format(who=who, who_lower=who if who == "I" else who[0].lower() + who[1:],
+                                     to=to, when=rng.choice(WHEN), **{"from": origin})
+    return {"sentence": text, "destination": to}
+
+
 if __name__ == "__main__":
     used = write("intent_train.jsonl", message, 60, 11, set(), HERE)
     write("intent_test.jsonl", message, 120, 12, used, HERE)
@@ -151,6 +170,8 @@ if __name__ == "__main__":
     write("room_test.jsonl", room, 120, 42, used, HERE)
     used = write("sport_train.jsonl", sport, 60, 51, set(), HERE)
     write("sport_test.jsonl", sport, 120, 52, used, HERE)
+    used = write("trip_train.jsonl", trip, 60, 61, set(), HERE)
+    write("trip_test.jsonl", trip, 120, 62, used, HERE)
     # The project's reviews drawn afresh: 34 positive and 26 negative (the project's file is exactly 30/30; a
     # user's file rarely is). Scored on the project's sentiment test file, whose rows it leaves out.
     test = (DATASETS / "sentiment_test.jsonl").read_text().splitlines()
