@@ -142,14 +142,16 @@ def html_report(artifact: Artifact) -> str:
         parts.append("</tbody></table>")
     parts.append("<h2>History</h2>")
     parts.append('<table><thead><tr><th class="num">step</th><th>candidate instructions</th><th class="num">shots</th>'
-                 '<th class="num">score</th><th class="num">best so far</th></tr></thead><tbody>')
+                 '<th class="num">score</th><th class="num">on</th><th>verification</th><th class="num">best so far</th></tr>'
+                 '</thead><tbody>')
     for row in history_rows(artifact):
         text = row.instructions or "(no new candidate)"
         if row.step == 0:
             text = f"(seed prompt) {text}"
         css = ' class="best"' if row.new_best else ""
         parts.append(f'<tr{css}><td class="num">{row.step}</td><td>{escape(text)}</td><td class="num">{row.shots}</td>'
-                     f'<td class="num">{pct(row.score)}</td><td class="num">{pct(row.best_so_far)}</td></tr>')
+                     f'<td class="num">{pct(row.score)}</td><td class="num">{row.examples or ""}</td>'
+                     f'<td>{row.verdict}</td><td class="num">{pct(row.best_so_far)}</td></tr>')
     parts += ["</tbody></table>", "</body>", "</html>"]
     return "\n".join(parts) + "\n"
 

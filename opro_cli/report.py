@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .artifact import Artifact
+from .optimizer import Candidate, StepRecord
 from .progress import pct
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -31,6 +32,8 @@ class HistoryRow:
     score: float | None  # None: the step scored no new candidate
     best_so_far: float
     new_best: bool
+    examples: int = 0  # validation examples the score is over: 8 on a screening, the whole pool once verified
+    verdict: str = ""  # in the end-of-run verification: "verified", or "passed over" (behind in the leaders' race)
 
 
 @dataclass(frozen=True)
@@ -44,22 +47,35 @@ class Curve:
 
 
 def history_rows(artifact: Artifact) -> list[HistoryRow]:
+    """The rows of `opro report`. A score is shown with the examples it is over, since a screening's 8 and the
+    whole pool are not equally sure; the verification's rows say which prompts were verified on the whole pool
+    and which one the leaders' race passed over."""
     seed_instructions = artifact.task_spec().prompt.instructions
-    best = artifact.scores.seed_validation
-    rows = [HistoryRow(0, 0, seed_instructions, 0, best, best, False)]
+    scores = artifact.scores
+    best = scores.seed_validation
+    rows = [HistoryRow(0, 0, seed_instructions, 0, best, best, False, scores.seed_examples or 0)]
+    racing = scores.screened is not None  # older artifacts recorded no verification step
     for record in artifact.history:
         if not record.candidates:
             rows.append(HistoryRow(record.step, record.epoch, "", 0, None, record.best_score, False))
-        improved = record.best_score > best
+        verification = racing and record.screened == 0
+        new = _new_best(record) if record.best_score > best else None
         for candidate in record.candidates:
-            new_best = improved and candidate.score == record.best_score
-            improved = improved and not new_best  # mark only the first of equal winners
+            new_best = candidate is new
+            verdict = ("verified" if candidate.promoted else "passed over") if verification else ""
             rows.append(
                 HistoryRow(record.step, record.epoch, candidate.prompt.instructions, len(candidate.prompt.shots),
-                           candidate.score, record.best_score, new_best)
+                           candidate.score, record.best_score, new_best, candidate.examples, verdict)
             )
         best = record.best_score
     return rows
+
+
+def _new_best(record: StepRecord) -> Candidate | None:
+    """The candidate that became the best prompt in a step: the accepted one, else (older artifacts) the first
+    that scored the step's best. A prompt the leaders' race passed over may tie with the winner on its score."""
+    accepted = [c for c in record.candidates if c.accepted]
+    return (accepted or [c for c in record.candidates if c.score == record.best_score] or [None])[0]
 
 
 def curve(artifact: Artifact) -> Curve:
@@ -123,7 +139,14 @@ def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
-FIXED_COLUMNS = 42  # step, shots, score, best so far, with padding and edges
+FIXED_COLUMNS = 43  # step, shots, score, examples scored, best so far, with padding and edges
+MARKS = {"verified": "v", "passed over": "r"}
+LEGEND = {"*": "* = new best", "v": "v = verified on the whole pool", "r": "r = passed over by the leaders' race"}
+
+
+def mark(row: HistoryRow) -> str:
+    """The sign after a score: * a new best, else the verification's verdict."""
+    return "*" if row.new_best else MARKS.get(row.verdict, " ")
 
 
 def terminal_report(artifact: Artifact, width: int = 60, console_width: int = 80) -> Group:
@@ -135,12 +158,13 @@ def terminal_report(artifact: Artifact, width: int = 60, console_width: int = 80
     table.add_column("candidate instructions", no_wrap=True, width=instructions_width)
     table.add_column("shots", justify="right", no_wrap=True)
     table.add_column("score", justify="right", no_wrap=True)
-    table.add_column("best so far", justify="right", no_wrap=True)
-    for row in history_rows(artifact):
+    table.add_column("on", justify="right", no_wrap=True)
+    table.add_column("best", justify="right", no_wrap=True)
+    rows = history_rows(artifact)
+    for row in rows:
         text = row.instructions or "(no new candidate)"
-        score = pct(row.score) + (" *" if row.new_best else "  ")
         table.add_row("seed" if row.step == 0 else str(row.step), Text(shorten(text, instructions_width)),
-                      str(row.shots), score, pct(row.best_so_far),
+                      str(row.shots), f"{pct(row.score)} {mark(row)}", str(row.examples or ""), pct(row.best_so_far),
                       style="bold" if row.new_best else None)
     data = curve(artifact)
     room = max(10, console_width - 50)
@@ -153,6 +177,8 @@ def terminal_report(artifact: Artifact, width: int = 60, console_width: int = 80
     lines.append(f"\n{proposals_line(artifact)}")
     for line in confidence_lines(artifact):
         lines.append(f"\n{line}")
-    lines.append(f"\n{len(artifact.history)} steps, stopped: {artifact.run.stopped}; seed = the spec's seed prompt, "
-                 "* = new best")
+    shown = {mark(row) for row in rows}
+    legend = ["seed = the spec's seed prompt", "on = validation examples scored"]
+    legend += [text for sign, text in LEGEND.items() if sign in shown]
+    lines.append(f"\n{len(artifact.history)} steps, stopped: {artifact.run.stopped}; {', '.join(legend)}")
     return Group(table, Text(""), lines)

@@ -145,3 +145,20 @@ def test_report_says_how_sure_the_result_is(tmp_path):
         "9 candidates screened, 3 raced on more examples; 118 of 120 planned LM calls",
     ]
     assert all(line.split(":")[0] in html_report(load_artifact(task.artifact)) for line in lines)
+
+
+def test_the_report_shows_what_each_score_is_over_and_the_prompt_the_leaders_race_passed_over(tmp_path, toy_provider):
+    """A real run whose two leaders race before the verification (as in test_search): the report gives every
+    score's example count, marks the race's loser `r` and the verified winner `*`, and explains both marks."""
+    task = write_toy_task(tmp_path, train_size=40, optimizer={"validation_size": "all", "budget": 150, "k": 2})
+    opro("optimize", task.spec, "--data", task.train, "-o", task.artifact, "--no-cache", "-q")
+    rows = history_rows(load_artifact(task.artifact))
+    raced, verified = rows[-2:]
+    assert (raced.verdict, raced.examples, raced.new_best) == ("passed over", 24 + 8, False)
+    assert (verified.verdict, verified.examples, verified.new_best) == ("verified", 40 - 2, True)
+    assert {row.examples for row in rows[1:-2]} <= {8, 24} and not any(row.verdict for row in rows[:-2])
+
+    out = opro("report", task.artifact, env={"COLUMNS": "120"}).stdout
+    assert f"{raced.score:.1%} r   32" in out and f"{verified.score:.1%} *   38" in out
+    legend = "on = validation examples scored, * = new best, r = passed over by the leaders' race"
+    assert legend in " ".join(out.split())  # the console wraps long lines
