@@ -74,8 +74,10 @@ def history_rows(artifact: Artifact) -> list[HistoryRow]:
 def _new_best(record: StepRecord) -> Candidate | None:
     """The candidate that became the best prompt in a step: the accepted one, else (older artifacts) the first
     that scored the step's best. A prompt the leaders' race passed over may tie with the winner on its score."""
-    accepted = [c for c in record.candidates if c.accepted]
-    return (accepted or [c for c in record.candidates if c.score == record.best_score] or [None])[0]
+    for candidate in record.candidates:
+        if candidate.accepted:
+            return candidate
+    return next((c for c in record.candidates if c.score == record.best_score), None)
 
 
 def curve(artifact: Artifact) -> Curve:
