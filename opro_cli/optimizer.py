@@ -327,6 +327,19 @@ def add_entries(
     return state.model_copy(update={"entries": entries, "seen_instructions": seen, "stalled": stalled}), ids
 
 
+def drop_unscreened(state: OptimizerState, dropped: list[str]) -> OptimizerState:
+    """Candidates a step could not afford to screen leave the state: an entry already in the state is never a
+    new candidate, so a shot set or proposal drawn again by a later step would otherwise never be screened."""
+    if not dropped:
+        return state
+    gone = {_norm(state.entries[name].prompt.instructions) for name in dropped
+            if state.entries[name].origin == "instructions"}
+    return state.model_copy(update={
+        "entries": {name: entry for name, entry in state.entries.items() if name not in dropped},
+        "seen_instructions": [text for text in state.seen_instructions if text not in gone],
+    })
+
+
 def live_modes(state: OptimizerState, modes: tuple[bool, ...], alpha: float = ALPHA) -> tuple[bool, ...]:
     """The output modes still worth screening candidates in. Every candidate is tried in each mode, so the
     modes are compared on pairs of the same prompt, example by example; once one mode loses that paired sign

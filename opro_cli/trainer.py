@@ -30,6 +30,7 @@ from .optimizer import (
     accept,
     add_entries,
     draw_shot_sets,
+    drop_unscreened,
     final_choice,
     initial_state,
     inputs_key,
@@ -318,6 +319,10 @@ class Trainer:
         if rest:
             state, more = await self._promote(state, epoch)
             promoted += [name for name in more if name not in promoted]
+        unscreened = candidates[len(screened) + len(rest):]
+        state = drop_unscreened(state, unscreened)
+        for name in unscreened:
+            self._eligible_by_entry.pop(name, None)
         candidates = screened + rest
         return record_step(
             state,

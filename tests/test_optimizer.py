@@ -7,6 +7,7 @@ from opro_cli.optimizer import (
     StepRecord,
     accept,
     add_entries,
+    drop_unscreened,
     draw_shot_sets,
     final_choice,
     entry_id,
@@ -90,6 +91,17 @@ def test_candidates_cover_shot_sets_in_every_mode_the_seed_in_the_other_mode_and
     # The same candidates again are not new: nothing is scored twice, and the search counts a stalled step.
     s2, again = add_entries(s, [shots], ["New one."], (True, False))
     assert again == [] and s2.stalled == 1
+
+
+def test_a_candidate_the_step_could_not_screen_is_new_again_when_a_later_step_draws_it():
+    s = initial_state(SEED, False)
+    shots = (Shot(inputs={"x": "a"}, answer="b"),)
+    s, ids = add_entries(s, [shots], ["New one."], (False,))
+    s = with_rewards(s, ids[0], {0: 1.0})  # the shot set was screened, the proposal was not (budget)
+    s = drop_unscreened(s, ids[1:])
+    assert set(s.entries) == {s.seed_id, ids[0]} and "new one." not in s.seen_instructions
+    s, again = add_entries(s, [shots], ["New one."], (False,))
+    assert again == ids[1:]  # the proposal is a candidate again; the screened shot set is not
 
 
 def test_rewards_are_per_example_and_each_new_one_is_one_call_spent():

@@ -171,3 +171,19 @@ def test_a_runner_up_ahead_on_the_new_examples_passes_the_leader_over(tmp_path, 
     for entry in (leader, runner_up):  # both scored on the same 8 new examples, and on nothing else
         assert sorted(state.entries[entry.id].rewards) == list(range(32))
     assert state.entries[runner_up.id].score > state.entries[leader.id].score
+
+
+def test_a_step_the_budget_cuts_short_leaves_no_unscreened_prompt_in_the_state(tmp_path, toy_provider):
+    """With 100 calls the last step draws more candidates than it can screen. Those it could not are dropped, so
+    a later step that draws one again screens it (an entry already in the state is never a new candidate)."""
+    from opro_cli import event_loop
+    from opro_cli.jobs import CallOptions, OptimizeJob
+
+    task = write_toy_task(tmp_path, train_size=40, optimizer={"validation_size": "all", "budget": 100, "k": 2})
+    trainer = OptimizeJob(task.spec, task.train, task.artifact, options=CallOptions(cache=False)).prepare()
+    event_loop.run(trainer.run())
+    state = trainer.state
+    assert all(entry.rewards for entry in state.entries.values())
+    listed = {c.key() for record in state.history for c in record.candidates}
+    assert {(*entry.prompt.key(), entry.structured) for name, entry in state.entries.items()
+            if name != state.seed_id} == listed  # every prompt in the state is one the history shows
