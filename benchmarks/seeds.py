@@ -63,6 +63,8 @@ TASKS = {
     "emotion": ("benchmarks/tasks/emotion.yaml", "benchmarks/tasks/emotion_train.jsonl", "benchmarks/tasks/emotion_test.jsonl"),
     "weather": ("benchmarks/tasks/weather.yaml", "benchmarks/tasks/weather_train.jsonl", "benchmarks/tasks/weather_test.jsonl"),
     "room": ("benchmarks/tasks/room.yaml", "benchmarks/tasks/room_train.jsonl", "benchmarks/tasks/room_test.jsonl"),
+    "room_large": ("benchmarks/tasks/room.yaml", "benchmarks/tasks/room_large_train.jsonl",
+                   "benchmarks/tasks/room_test.jsonl"),
     "sport": ("benchmarks/tasks/sport.yaml", "benchmarks/tasks/sport_train.jsonl", "benchmarks/tasks/sport_test.jsonl"),
     "trip": ("benchmarks/tasks/trip.yaml", "benchmarks/tasks/trip_train.jsonl", "benchmarks/tasks/trip_test.jsonl"),
 }

@@ -167,7 +167,9 @@ if __name__ == "__main__":
     used = write("weather_train.jsonl", weather, 60, 31, set(), HERE)
     write("weather_test.jsonl", weather, 120, 32, used, HERE)
     used = write("room_train.jsonl", room, 60, 41, set(), HERE)
-    write("room_test.jsonl", room, 120, 42, used, HERE)
+    used = write("room_test.jsonl", room, 120, 42, used, HERE)
+    # Room with three times the labelled examples (fresh rows): what a larger validation pool buys.
+    write("room_large_train.jsonl", room, 180, 43, used, HERE)
     used = write("sport_train.jsonl", sport, 60, 51, set(), HERE)
     write("sport_test.jsonl", sport, 120, 52, used, HERE)
     used = write("trip_train.jsonl", trip, 60, 61, set(), HERE)
