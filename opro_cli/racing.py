@@ -144,6 +144,11 @@ def rank_score(rewards: Rewards, examples: Iterable[int], settled: frozenset[int
     return (sum(informative) + 0.5) / (len(informative) + 1)
 
 
+def reached(rewards: Rewards, eligible: Sequence[int], rungs: Sequence[int]) -> int:
+    """The highest rung a prompt has completed along its order of the pool (-1: none)."""
+    return rung_of(len(prefix(rewards, eligible)), len(eligible), rungs)
+
+
 def promotion(
     rewards: Mapping[str, Rewards],
     eligible: Mapping[str, Sequence[int]],
@@ -162,14 +167,13 @@ def promotion(
     step's prompts are screened on the same few examples). Ranks leave `settled` examples out (`rank_score`).
     Ties keep the order of `rewards` (the older prompt first). None: nothing is due.
     """
-    scored = {name: len(prefix(rewards[name], eligible[name])) for name in rewards}
-    reached = {name: rung_of(scored[name], len(eligible[name]), rungs) for name in rewards}
+    completed = {name: reached(rewards[name], eligible[name], rungs) for name in rewards}
     for rung in reversed(range(len(rungs) - 1)):
         size = rungs[rung]
-        done = [name for name in rewards if reached[name] >= rung and name != incumbent]
+        done = [name for name in rewards if completed[name] >= rung and name != incumbent]
         ranked = sorted(done, key=lambda name: -rank_score(rewards[name], eligible[name][:size], settled))
         for name in ranked[: math.ceil(len(done) / eta)]:
-            if reached[name] != rung:
+            if completed[name] != rung:
                 continue
             if rung == 0 or paired(rewards[name], rewards[incumbent], eligible[name][:size]).diff > 0:
                 return name, rung + 1

@@ -49,11 +49,10 @@ from .prompt import Prompt, Shot, render_messages
 from .racing import (
     acceptance_level,
     paired,
-    prefix,
     promotion,
     prompt_order,
     rank_score,
-    rung_of,
+    reached,
     screening_examples,
     settled,
     standing,
@@ -424,8 +423,7 @@ class Trainer:
 
     def _rung(self, state: OptimizerState, entry: str) -> int:
         """The highest rung an entry completed (-1: none)."""
-        eligible = self._eligible(state, entry)
-        return rung_of(len(prefix(state.entries[entry].rewards, eligible)), len(eligible), self.plan.rungs)
+        return reached(state.entries[entry].rewards, self._eligible(state, entry), self.plan.rungs)
 
     async def _challenge(self, state: OptimizerState, challenger: str, epoch: int) -> tuple[OptimizerState, bool]:
         """A paired sign test against the incumbent on the challenger's examples, more strictly against the seed
