@@ -22,8 +22,8 @@ from seeds import ROOT, TASKS, prompt_from_json, prompt_rewards
 from opro_cli.data import load_dataset
 from opro_cli.lm import LM
 from opro_cli.lm.cache import ResponseCache
-from opro_cli.optimizer import entry_id
-from opro_cli.prompt import Prompt
+from opro_cli.search.state import entry_id
+from opro_cli.scoring.prompt import Prompt
 from opro_cli.spec import load_spec
 
 

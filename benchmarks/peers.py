@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from opro_cli.data import Example
-from opro_cli.rewards import Scorer
+from opro_cli.scoring.rewards import Scorer
 from opro_cli.spec import TaskSpec
 
 # DSPy's own output markers ("[[ ## sentiment ## ]] ... [[ ## completed ## ]]") need room beyond the answer.

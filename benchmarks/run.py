@@ -38,10 +38,10 @@ from opro_cli.artifact import Artifact, versions  # noqa: E402
 from opro_cli.data import load_dataset  # noqa: E402
 from opro_cli.jobs import CallOptions, OptimizeJob, evaluate_prompt  # noqa: E402
 from opro_cli.lm import Usage  # noqa: E402
-from opro_cli.prompt import Prompt, Shot  # noqa: E402
+from opro_cli.scoring.prompt import Prompt, Shot  # noqa: E402
 from opro_cli.spec import TaskSpec, load_spec  # noqa: E402
-from opro_cli.stats import paired_bootstrap  # noqa: E402
-from opro_cli.trainer import split_data  # noqa: E402
+from opro_cli.scoring.stats import paired_bootstrap  # noqa: E402
+from opro_cli.search.split import split_data  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 # --quick: a few examples, one optimizer step with one proposal of at most 48 tokens (the embedded model's

@@ -44,12 +44,12 @@ from typing import Any
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from opro_cli.data import Dataset, load_dataset  # noqa: E402
-from opro_cli.scoring import TaskRunner, resolve_format  # noqa: E402
+from opro_cli.scoring.runner import TaskRunner, resolve_format  # noqa: E402
 from opro_cli.lm import LM  # noqa: E402
 from opro_cli.lm.cache import ResponseCache  # noqa: E402
-from opro_cli.prompt import Prompt, Shot  # noqa: E402
+from opro_cli.scoring.prompt import Prompt, Shot  # noqa: E402
 from opro_cli.spec import TaskSpec, load_spec  # noqa: E402
-from opro_cli.stats import paired_bootstrap  # noqa: E402
+from opro_cli.scoring.stats import paired_bootstrap  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE_REV = "4bf57c9"  # the last commit before racing: one shot set per step, 30 % validation split

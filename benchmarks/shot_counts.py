@@ -24,11 +24,12 @@ from seeds import ROOT, TASKS
 from opro_cli.data import load_dataset
 from opro_cli.lm import LM
 from opro_cli.lm.cache import ResponseCache
-from opro_cli.optimizer import MAX_AUTO_SHOTS, Prediction, _draw_balanced
-from opro_cli.prompt import Prompt, Shot
-from opro_cli.scoring import TaskRunner, resolve_format
+from opro_cli.search.shots import MAX_AUTO_SHOTS, _draw_balanced
+from opro_cli.scoring.prediction import Prediction
+from opro_cli.scoring.prompt import Prompt, Shot
+from opro_cli.scoring.runner import TaskRunner, resolve_format
 from opro_cli.spec import load_spec
-from opro_cli.stats import paired_bootstrap
+from opro_cli.scoring.stats import paired_bootstrap
 
 LABEL_SET_TASKS = "emotion,weather,topic"
 

@@ -1,7 +1,8 @@
 """opro-cli: optimise an LM prompt (instructions + few-shot examples) with FewShotOPRO, through litellm.
 
 The Python API is `optimize` and `evaluate` (see `opro_cli.jobs`). They are imported on first use, so
-`import opro_cli` stays cheap (litellm and pydantic load only when a job runs).
+`import opro_cli` stays cheap (litellm and pydantic load only when a job runs). `docs/architecture.md` maps the
+package.
 """
 
 from __future__ import annotations

@@ -16,11 +16,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from . import __version__
-from .answers import AnswerFormat
 from .errors import InputError
 from .files import write_atomic
-from .optimizer import StepRecord
-from .prompt import Prompt, Shot
+from .scoring.answers import AnswerFormat
+from .scoring.prompt import Prompt, Shot
+from .search.state import StepRecord
 from .spec import TaskSpec
 
 SCHEMA_VERSION = 1

@@ -101,7 +101,7 @@ def init(
 ) -> None:
     """Write a commented task spec guessed from a dataset: output field, input template, answer type, model."""
     from .files import check_writable, write_new
-    from .scaffold import scaffold
+    from .jobs.scaffold import scaffold
 
     if output.exists():
         raise OutputError(f"{output}: already exists; opro init never overwrites a file (choose another with -o)")
@@ -143,12 +143,17 @@ def optimize(
     from .errors import ProviderError
     from .jobs import OptimizeJob
     from .jobs import optimize as run_optimize
-    from .progress import Display
+    from .reports.live import Display
+    from .reports.summaries import optimize_summary, plan_json, plan_table
 
     options = _call_options(cache and not dry_run, cache_dir, concurrency, retries, max_calls=max_calls, max_cost=max_cost)
     if dry_run:
-        job = OptimizeJob(spec, data, output, val, resume, seed, epochs, options, budget=_budget(budget))
-        _print_plan(job.prepare(), json_plan)
+        trainer = OptimizeJob(spec, data, output, val, resume, seed, epochs, options, budget=_budget(budget)).prepare()
+        if json_plan:
+            out.print_json(plan_json(trainer))
+            return
+        out.print(plan_table(trainer))
+        out.print("dry run: no LM call made, nothing written.", highlight=False)
         return
     started = time.perf_counter()
     display = Display(out, _placeholder_usage(), f"optimising {spec.name}", quiet)
@@ -170,7 +175,10 @@ def optimize(
             saved = f"best prompt so far written to {output}; continue with --resume"  # one line with the stop
             raise (KeyboardInterrupt(saved) if isinstance(exc, KeyboardInterrupt) else type(exc)(f"{exc} ({saved})")) from None
         raise
-    _optimize_summary(artifact, time.perf_counter() - started, output)
+    table, notes = optimize_summary(artifact, time.perf_counter() - started, output)
+    out.print(table)
+    for note in notes:
+        err.print(note, highlight=False)
 
 
 class ResultFormat(str, Enum):
@@ -211,9 +219,10 @@ def eval_(
     from .artifact import load_artifact
     from .errors import InputError, QualityGateError
     from .files import check_writable
-    from .formats import EvalReport, file_format
     from .jobs import evaluate
-    from .progress import Display
+    from .reports.formats import EvalReport, file_format
+    from .reports.live import Display
+    from .reports.summaries import eval_table
 
     requested = result_format.value if result_format else None
     files = [(path, file_format(path, requested)) for path in output or []]
@@ -246,7 +255,7 @@ def eval_(
         elif to_stdout == "junit":
             typer.echo(report.junit(), nl=False)
         else:
-            _eval_summary(artifact_path, result, report.seconds, against)
+            out.print(eval_table(artifact_path, result, report.seconds, against))
     finally:
         result.rows.close()
         if against is not None:
@@ -264,7 +273,7 @@ def validate(
 ) -> None:
     """Check a spec and its data files without calling any model: list every problem (exit 2 if any)."""
     from .errors import InputError
-    from .validate import validate as check
+    from .jobs.validating import validate as check
 
     found = check(spec, data or [])
     for problem in found.problems:
@@ -299,11 +308,12 @@ def compare(
     quiet: bool = QuietOpt,
 ) -> None:
     """Score two artifacts' prompts on the same data: per-example agreement and the paired 95% interval of B - A."""
-    from .comparison import CompareJob
     from .errors import QualityGateError
-    from .formats import compare_summary, interval_text
-    from .progress import Display
-    from .trainer import Progress
+    from .jobs import CompareJob
+    from .progress import Progress
+    from .reports.formats import compare_summary, interval_text
+    from .reports.live import Display
+    from .reports.summaries import compare_table
 
     job = CompareJob(a, b, data, _call_options(cache, cache_dir, concurrency, retries), model)
     started = time.perf_counter()
@@ -319,7 +329,7 @@ def compare(
     if json_summary:
         typer.echo(json.dumps(compare_summary(comparison, a, b, data, seconds)))
     else:
-        _compare_summary(a, b, data, comparison, seconds)
+        out.print(compare_table(a, b, data, comparison, seconds))
     if fail_if_worse and comparison.difference.worse:
         raise QualityGateError(f"{b} is worse than {a}: {interval_text(comparison.difference)}")
 
@@ -334,10 +344,9 @@ def report(
 ) -> None:
     """Show an optimisation's history: every candidate with its score, the best so far, and the score curve."""
     from .artifact import load_artifact
-    from .charts import save_html, save_svg
-    from .report import terminal_report
-
     from .files import check_writable
+    from .reports.charts import save_html, save_svg
+    from .reports.history import terminal_report
 
     for path, what in ((html, "HTML report"), (svg, "SVG chart")):
         if path is not None:
@@ -361,29 +370,6 @@ def _budget(value: Optional[str]) -> int | str | None:
     raise InputError(f"--budget {value!r}: expected a number of LM calls or light, medium or heavy")
 
 
-def _print_plan(trainer: Any, as_json: bool) -> None:
-    from rich.table import Table
-
-    plan, cost = trainer.plan, trainer.estimate()
-    if as_json:
-        out.print_json(json.dumps({**plan.as_dict(), **cost.as_dict(), "rungs": list(plan.rungs)}))
-        return
-    table = Table(title=f"opro optimize --dry-run: {trainer.spec.name}", show_header=False, title_justify="left")
-    table.add_row("validation pool", f"{plan.pool} examples" + (" (the --val file)" if plan.held_out else
-                  " (every labelled example; a prompt is never scored on its own shots)"))
-    table.add_row("budget", f"{plan.budget} LM calls (optimizer.budget: {trainer.spec.optimizer.budget})")
-    table.add_row("each step", f"screens {plan.candidates_per_step} candidates on {plan.minibatch} examples; "
-                  f"{plan.race()}")
-    table.add_row("steps", f"about {plan.steps}")
-    table.add_row("LM calls", f"{cost.calls} ({cost.evaluation_calls} scoring, up to {cost.proposal_calls} proposing)")
-    table.add_row("prompt tokens", f"about {cost.prompt_tokens:,}")
-    table.add_row("completion tokens", f"at most {cost.completion_tokens:,}")
-    price = "unknown (no price in litellm's map)" if cost.cost is None else f"about ${cost.cost:.4f}"
-    table.add_row("cost", "$0 (local model)" if trainer.spec.model.name.startswith("local/") and not cost.cost else price)
-    out.print(table)
-    out.print("dry run: no LM call made, nothing written.", highlight=False)
-
-
 def _stop_on_sigterm(signum: int, frame: Any) -> None:
     """Turn SIGTERM into SIGINT, which event_loop.run turns into a clean cancel of the run (as for Ctrl-C)."""
     signal.raise_signal(signal.SIGINT)
@@ -399,91 +385,6 @@ def _placeholder_usage() -> Any:
     from .lm import Usage
 
     return Usage()
-
-
-def _optimize_summary(artifact: Any, seconds: float, output: Path) -> None:
-    from rich.table import Table
-
-    from .lm import Usage
-    from .progress import pct, usage_rows
-
-    table = Table(title=f"opro optimize: {artifact.task}", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
-    scores = artifact.scores
-    table.add_row("seed prompt (validation)", pct(scores.seed_validation) + _examples(scores.seed_examples))
-    best = pct(scores.best_validation) + _examples(scores.best_examples)
-    if scores.best_ci95 is not None:
-        best += f", 95% interval {pct(scores.best_ci95[0])} to {pct(scores.best_ci95[1])}"
-    table.add_row("best prompt (validation)", best)
-    if scores.best_vs_seed is not None:
-        versus = scores.best_vs_seed
-        table.add_row("best vs seed (paired)", f"+{versus.best_only} / -{versus.seed_only} examples, p = {versus.p_value:.2g}"
-                      if versus.best_only or versus.seed_only else "no difference (the seed prompt was kept)")
-    table.add_row("steps", f"{len(artifact.history)} ({artifact.run.stopped})")
-    if scores.screened is not None:
-        table.add_row("candidates", f"{scores.screened} screened, {scores.promoted} raced further")
-    usage_rows(table, Usage(**{k: type(getattr(Usage(), k))(v) for k, v in artifact.run.usage.items()}), seconds)
-    table.add_row("artifact", str(output))
-    out.print(table)
-    if artifact.run.message:
-        err.print(f"note: {artifact.run.message}", highlight=False)
-    asked = [step for step in artifact.history if step.proposals]
-    if asked and not any(step.proposals_kept for step in asked) and len(asked) < len(artifact.history):
-        err.print(
-            f"note: {artifact.models['optimizer_model']} wrote no usable instruction in {len(asked)} steps, so it was "
-            "not asked again (optimizer.proposal_patience); the gain came from the shots. "
-            "A stronger optimizer_model can improve the instructions too.",
-            highlight=False,
-        )
-
-
-def _examples(count: int | None) -> str:
-    return f" on {count} examples" if count else ""
-
-
-def _eval_summary(path: Path, result: Any, seconds: float, baseline: Any = None) -> None:
-    from rich.table import Table
-
-    from .formats import interval_text
-    from .progress import pct, usage_rows
-
-    table = Table(title=f"opro eval: {path}", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("score", f"{pct(result.score)}  ({sum(result.rewards):g}/{result.examples})")
-    table.add_row("model", result.model)
-    table.add_row("unparseable answers", str(result.parse_failures))
-    if baseline is not None:
-        table.add_row("seed prompt", pct(baseline.a.score))
-        verdict = {"b is better": "significant", "b is worse": "significantly worse"}.get(baseline.verdict, "not significant")
-        table.add_row("gain over seed prompt", f"{interval_text(baseline.difference)}, {verdict}")
-    usage_rows(table, result.usage, seconds)
-    out.print(table)
-
-
-def _compare_summary(a: Path, b: Path, data: Path, comparison: Any, seconds: float) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    from .formats import interval_text
-    from .progress import pct, usage_rows
-
-    counts = comparison.agreement
-    table = Table(title=Text(f"opro compare on {data} ({comparison.a.examples} examples)"), show_header=False,
-                  title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row(Text(f"A {a}"), Text(f"{pct(comparison.a.score)}  ({comparison.a.model})"))
-    table.add_row(Text(f"B {b}"), Text(f"{pct(comparison.b.score)}  ({comparison.b.model})"))
-    table.add_row("B - A", interval_text(comparison.difference))
-    table.add_row("verdict", comparison.verdict.replace("b is", "B is"))
-    table.add_row("both right", str(counts.both_right))
-    table.add_row("only A right", str(counts.only_a))
-    table.add_row("only B right", str(counts.only_b))
-    table.add_row("both wrong", str(counts.both_wrong))
-    usage_rows(table, comparison.a.usage, seconds)
-    out.print(table)
 
 
 def main() -> None:  # pragma: no cover - console entry point

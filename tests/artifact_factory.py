@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from opro_cli.artifact import Artifact, DataRecord, FormatRecord, RunRecord, Scores, public_spec, save_artifact, versions
-from opro_cli.optimizer import Candidate, StepRecord
-from opro_cli.prompt import Prompt, Shot
+from opro_cli.search.state import Candidate, StepRecord
+from opro_cli.scoring.prompt import Prompt, Shot
 from opro_cli.spec import load_spec
 
 ONE_WORD = "Answer with one word: positive or negative."

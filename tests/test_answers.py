@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from opro_cli.answers import AnswerFormat
-from opro_cli.rewards import Scorer
+from opro_cli.scoring.answers import AnswerFormat
+from opro_cli.scoring.rewards import Scorer
 from opro_cli.spec import AnswerSpec, ExactMatchReward
 
 LABELS = AnswerFormat("label", ("positive", "negative"))

@@ -41,4 +41,4 @@ def test_import_is_cheap_and_evaluate_is_the_function():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "False False"
-    assert out[1] == "True opro_cli.jobs opro_cli.jobs"
+    assert out[1] == "True opro_cli.jobs.evaluating opro_cli.jobs.optimizing"

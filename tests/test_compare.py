@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 import toy_model
 from artifact_factory import ONE_WORD, TWO_SHOTS, make_artifact
 from opro_cli.cli import app
-from opro_cli.comparison import CompareJob
+from opro_cli.jobs import CompareJob
 from opro_cli.jobs import CallOptions
 from toy_task import write_toy_task
 

@@ -113,7 +113,7 @@ def test_rpm_counts_a_request_from_its_hand_off_until_a_window_after_its_answer(
 def test_the_live_display_shows_the_current_concurrency(fault_server):
     from rich.console import Console
 
-    from opro_cli.progress import Display
+    from opro_cli.reports.live import Display
 
     server = fault_server()
     lm = LM(concurrency=8)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from opro_cli.artifact import load_artifact
 from opro_cli.cli import app
 from opro_cli.jobs import CallOptions, evaluate_prompt
-from opro_cli.prompt import Prompt
+from opro_cli.scoring.prompt import Prompt
 from opro_cli.spec import load_spec
 
 pytest.importorskip("llama_cpp")

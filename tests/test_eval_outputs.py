@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 import toy_model
 from artifact_factory import ONE_WORD, make_artifact
 from opro_cli.cli import app
-from opro_cli.formats import EvalReport, file_format
-from opro_cli.jobs import EvalResult
+from opro_cli.reports.formats import EvalReport, file_format
+from opro_cli.scoring.evaluation import EvalResult
 from opro_cli.lm import Usage
-from opro_cli.optimizer import Prediction
-from opro_cli.results import ResultRows
+from opro_cli.scoring.prediction import Prediction
+from opro_cli.scoring.results import ResultRows
 from toy_task import write_toy_task
 
 runner = CliRunner()

@@ -8,9 +8,11 @@ from typer.testing import CliRunner
 
 from opro_cli.cli import app
 from opro_cli.errors import InputError
-from opro_cli.meta_prompt import DEFAULT_TEMPLATE, meta_prompt, parse_proposal, template_problem
-from opro_cli.optimizer import Candidate, Prediction
-from opro_cli.prompt import Prompt
+from opro_cli.search.meta_prompt import DEFAULT_TEMPLATE, meta_prompt, parse_proposal
+from opro_cli.spec import template_problem
+from opro_cli.search.state import Candidate
+from opro_cli.scoring.prediction import Prediction
+from opro_cli.scoring.prompt import Prompt
 from opro_cli.spec import load_spec
 from toy_task import spec_dict, write_toy_task
 

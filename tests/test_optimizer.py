@@ -2,27 +2,11 @@
 
 from collections import Counter
 
-from opro_cli.optimizer import (
-    Prediction,
-    StepRecord,
-    accept,
-    add_entries,
-    drop_unscreened,
-    draw_shot_sets,
-    final_choice,
-    entry_id,
-    initial_state,
-    live_modes,
-    live_shot_counts,
-    longer_shots,
-    observe,
-    proposals_exhausted,
-    record_step,
-    shots_per_prompt,
-    step_rng,
-    with_rewards,
-)
-from opro_cli.prompt import Prompt, Shot
+from opro_cli.scoring.prediction import Prediction
+from opro_cli.search.state import StepRecord, accept, final_choice, entry_id, initial_state, observe, record_step, step_rng, with_rewards
+from opro_cli.search.candidates import add_entries, drop_unscreened, live_modes, proposals_exhausted
+from opro_cli.search.shots import draw_shot_sets, live_shot_counts, longer_shots, shots_per_prompt
+from opro_cli.scoring.prompt import Prompt, Shot
 
 SEED = Prompt(instructions="Do the task.")
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from opro_cli.artifact import load_artifact
 from opro_cli.cli import app
-from opro_cli.plan import budget_calls
+from opro_cli.search.plan import budget_calls
 from opro_cli.spec import TaskSpec
 from server_task import optimize, use_server_env, write_server_task
 from toy_task import spec_dict

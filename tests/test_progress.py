@@ -7,8 +7,8 @@ from typer.testing import CliRunner
 
 from opro_cli.cli import app
 from opro_cli.lm import Usage
-from opro_cli.progress import Display
-from opro_cli.trainer import Progress
+from opro_cli.reports.live import Display
+from opro_cli.progress import Progress
 from toy_task import write_toy_task
 
 

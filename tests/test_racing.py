@@ -2,22 +2,7 @@
 
 import math
 
-from opro_cli.racing import (
-    EARLY_ALPHA,
-    acceptance_level,
-    paired,
-    prefix,
-    promotion,
-    prompt_order,
-    rank_score,
-    screening_examples,
-    settled,
-    rung_of,
-    rung_sizes,
-    sign_test,
-    standing,
-    wilson_interval,
-)
+from opro_cli.search.racing import EARLY_ALPHA, acceptance_level, paired, prefix, promotion, prompt_order, rank_score, screening_examples, settled, rung_of, rung_sizes, sign_test, standing, wilson_interval
 
 
 def test_rungs_grow_by_eta_up_to_the_whole_pool():

@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from artifact_factory import make_artifact, step
 from opro_cli.artifact import SeedComparison, load_artifact, save_artifact
-from opro_cli.charts import html_report, svg_chart
+from opro_cli.reports.charts import html_report, svg_chart
 from opro_cli.cli import app
-from opro_cli.report import confidence_lines, history_rows, sparkline
+from opro_cli.reports.history import confidence_lines, history_rows, sparkline
 from toy_task import write_toy_task
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -11,7 +11,7 @@ import pytest
 
 from fault_server import FaultServer
 from opro_cli.artifact import load_artifact
-from opro_cli.checkpoint import load
+from opro_cli.search.checkpoint import load
 from opro_cli.errors import InputError
 from server_task import (
     checkpoint_step,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from opro_cli.rewards import Scorer, normalize
+from opro_cli.scoring.rewards import Scorer, normalize
 from opro_cli.spec import ExactMatchReward, RegexReward
 
 

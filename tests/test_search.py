@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 from opro_cli.artifact import load_artifact
 from opro_cli.cli import app
 from opro_cli.data import Example
-from opro_cli.optimizer import initial_state
-from opro_cli.trainer import race_order
+from opro_cli.search.state import initial_state
+from opro_cli.search.split import race_order
 from toy_task import write_toy_task
 
 
@@ -94,8 +94,8 @@ def test_each_step_screens_its_candidates_together_on_examples_that_were_not_set
     its candidates alike. Proposed instructions (no shots: the toy model answers in a sentence,
     never right) have no say in what is settled."""
     from opro_cli.jobs import CallOptions, OptimizeJob
-    from opro_cli.optimizer import inputs_key
-    from opro_cli.racing import settled
+    from opro_cli.scoring.prediction import inputs_key
+    from opro_cli.search.racing import settled
 
     task = write_toy_task(tmp_path, train_size=40, optimizer={"validation_size": "all", "budget": 150, "k": 1,
                                                                      "shot_sets": 5})
@@ -146,8 +146,9 @@ def test_a_runner_up_ahead_on_the_new_examples_passes_the_leader_over(tmp_path, 
     import toy_model
     from opro_cli import event_loop
     from opro_cli.jobs import CallOptions, OptimizeJob
-    from opro_cli.optimizer import Entry
-    from opro_cli.prompt import Prompt, Shot
+    from opro_cli.search.state import Entry
+    from opro_cli.search.verification import race_leaders
+    from opro_cli.scoring.prompt import Prompt, Shot
 
     task = write_toy_task(tmp_path, train_size=60, optimizer={"validation_size": "all", "budget": 400, "seed": 4})
     job = OptimizeJob(task.spec, task.train, task.artifact, options=CallOptions(cache=False))
@@ -166,7 +167,7 @@ def test_a_runner_up_ahead_on_the_new_examples_passes_the_leader_over(tmp_path, 
     seed = state.seed.model_copy(update={"rewards": {i: 0.0 for i in first}})
     state = state.model_copy(update={"entries": {seed.id: seed, leader.id: leader, runner_up.id: runner_up}})
 
-    state, passed_over = event_loop.run(trainer._race_leaders(state, epoch=0))
+    state, passed_over = event_loop.run(race_leaders(trainer.context, state, epoch=0))
     assert passed_over == leader.id
     for entry in (leader, runner_up):  # both scored on the same 8 new examples, and on nothing else
         assert sorted(state.entries[entry.id].rewards) == list(range(32))

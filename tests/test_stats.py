@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from opro_cli.stats import Agreement, PairedDifference, agreement, paired_bootstrap
+from opro_cli.scoring.stats import Agreement, PairedDifference, agreement, paired_bootstrap
 
 
 def test_same_inputs_and_seed_give_the_same_interval():

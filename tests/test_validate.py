@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from opro_cli.cli import app
-from opro_cli.validate import validate
+from opro_cli.jobs.validating import validate
 from toy_task import spec_dict, write_toy_task
 
 ROOT = Path(__file__).resolve().parent.parent

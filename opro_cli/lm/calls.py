@@ -12,70 +12,16 @@ import logging
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..errors import BudgetExhausted, InputError, ProviderError
+from ..errors import BudgetExhausted, ProviderError
 from ..spec import ModelConfig
+from .accounting import Budget, Completion, RetryPolicy, Usage
 from .cache import ResponseCache, cache_key
 from .provider_errors import ProviderUnavailable, describe, is_transient, refusal, retry_after
 from .concurrency import RPM_WINDOW
 from .routing import Endpoint, Pool, build_pool, key_from_env
-
-
-@dataclass
-class Completion:
-    text: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    cached: bool = False
-
-
-@dataclass
-class Usage:
-    """What the run consumed. `calls` counts requests sent to providers (retries included)."""
-
-    calls: int = 0
-    cached_calls: int = 0
-    retries: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    lm_seconds: float = 0.0  # wall time with at least one call in flight, to tell framework overhead apart
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Budget:
-    max_calls: int | None = None
-    max_cost: float | None = None
-
-
-def _base_delay_from_env() -> float:
-    """$OPRO_RETRY_BASE_DELAY (seconds) shortens the backoff, e.g. in tests against a local fault server."""
-    raw = os.environ.get("OPRO_RETRY_BASE_DELAY")
-    if raw is None:
-        return 0.5
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 60:
-        raise InputError(f"OPRO_RETRY_BASE_DELAY={raw!r}: expected seconds between 0 and 60")
-    return value
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Attempts per call (first try included); backoff doubles from `base_delay` up to `max_delay`, with jitter.
-    A Retry-After from the provider replaces the backoff (capped at `max_delay`)."""
-
-    attempts: int = 7
-    base_delay: float = field(default_factory=_base_delay_from_env)
-    max_delay: float = 30.0
 
 
 class _Failed(Exception):

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .artifact import Artifact
-from .comparison import Comparison
-from .errors import InputError
-from .files import write_atomic_stream
-from .jobs import EvalResult
-from .optimizer import Prediction
-from .stats import CONFIDENCE, PairedDifference
+from ..artifact import Artifact
+from ..errors import InputError
+from ..files import write_atomic_stream
+from ..scoring.evaluation import Comparison, EvalResult
+from ..scoring.prediction import Prediction
+from ..scoring.stats import CONFIDENCE, PairedDifference
 
 FILE_FORMATS = ("json", "junit", "jsonl")
 _SUFFIXES = {".xml": "junit", ".json": "json"}

@@ -206,3 +206,13 @@ def wilson_interval(successes: float, n: int, z: float = 1.959964) -> tuple[floa
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def pooled_verdict(pairs: list[tuple[dict[int, float], dict[int, float]]], alpha: float) -> int:
+    """Which side of every (a, b) pair of prompts wins the paired sign test pooled over all the pairs, example by
+    example: 1 for a, -1 for b, 0 while neither does at `alpha`."""
+    wins = losses = 0
+    for a, b in pairs:
+        result = paired(a, b)
+        wins, losses = wins + result.wins, losses + result.losses
+    return 1 if sign_test(wins, losses) < alpha else -1 if sign_test(losses, wins) < alpha else 0

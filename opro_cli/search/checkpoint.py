@@ -7,10 +7,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import InputError
-from .files import write_atomic
-from .lm import Usage
-from .optimizer import OptimizerState
+from ..errors import InputError
+from ..files import write_atomic
+from ..lm import Usage
+from .state import OptimizerState
 
 VERSION = 1
 

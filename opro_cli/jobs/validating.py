@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from .data import dataset_problems
-from .errors import InputError
-from .rewards import normalize
-from .spec import AnswerSpec, ExactMatchReward, PromptSpec, Reward, TaskSpec, read_spec, spec_problems
+from ..data import dataset_problems
+from ..errors import InputError
+from ..scoring.rewards import normalize
+from ..spec import AnswerSpec, ExactMatchReward, PromptSpec, Reward, TaskSpec, read_spec, spec_problems
 
 
 @dataclass

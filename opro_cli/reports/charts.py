@@ -11,10 +11,10 @@ from pathlib import Path
 from xml.sax.saxutils import escape as _escape
 from xml.sax.saxutils import quoteattr
 
-from .artifact import Artifact
-from .files import write_atomic
-from .progress import pct
-from .report import confidence_lines, curve, history_rows, proposals_line
+from ..artifact import Artifact
+from ..files import write_atomic
+from .history import confidence_lines, curve, history_rows, proposals_line
+from .live import pct
 
 WIDTH, HEIGHT = 720, 320
 LEFT, RIGHT, TOP, BOTTOM = 56, 20, 60, 44

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from .racing import ETA, rung_sizes
 
 if TYPE_CHECKING:
-    from .spec import TaskSpec
-    from .trainer import Split
+    from ..spec import TaskSpec
+    from .split import Split
 
 PRESETS = {"light": (1.0, 1), "medium": (1.5, 2), "heavy": (2.0, 4)}  # pool x (fixed + per format x modes)
 

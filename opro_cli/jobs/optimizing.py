@@ -1,19 +1,15 @@
-"""The jobs behind the commands, usable without the CLI: optimise a spec, evaluate an artifact's prompt.
-
-They wire spec, data, LM layer, trainer and artifact together; the CLI only parses flags and draws.
-`optimize` and `evaluate` are the Python API (`from opro_cli import optimize, evaluate`).
-"""
+"""`opro optimize` as a job: spec, data, LM layer, trainer and artifact wired together; everything is checked
+before the first LM call, and the best prompt so far is written on any stop."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from . import checkpoint, event_loop
-from .artifact import (
+from .. import event_loop
+from ..artifact import (
     Artifact,
     DataRecord,
     FormatRecord,
@@ -24,42 +20,18 @@ from .artifact import (
     save_artifact,
     versions,
 )
-from .lm.cache import ResponseCache, default_cache_dir
-from .data import DataSummary, Dataset, Example, iter_examples, load_dataset, scan_dataset
-from .errors import OutputError, ProviderError
-from .files import check_writable
-from .scoring import TaskRunner, resolve_format
-from .lm import LM, Budget, RetryPolicy, Usage
-from .optimizer import OptimizerState, Prediction
-from .prompt import Prompt
-from .racing import paired
-from .results import ResultRows
-from .spec import ModelConfig, TaskSpec, load_spec
-from .trainer import Progress, RunResult, Trainer, run_id, split_data
-
-if TYPE_CHECKING:
-    from .comparison import Comparison
-
-
-@dataclass
-class CallOptions:
-    """How LM calls are made: shared by every command that calls a model."""
-
-    cache: bool = True
-    cache_dir: Path | None = None
-    concurrency: int | None = None
-    max_calls: int | None = None
-    max_cost: float | None = None
-    retries: int = 7
-
-    def make_lm(self, spec_concurrency: int) -> LM:
-        cache = ResponseCache(self.cache_dir or default_cache_dir()) if self.cache else None
-        return LM(
-            cache=cache,
-            concurrency=self.concurrency or spec_concurrency,
-            budget=Budget(self.max_calls, self.max_cost),
-            retry=RetryPolicy(attempts=self.retries + 1),
-        )
+from ..data import Dataset, load_dataset
+from ..errors import OutputError, ProviderError
+from ..files import check_writable
+from ..progress import Progress
+from ..scoring.runner import TaskRunner, resolve_format
+from ..search import checkpoint
+from ..search.racing import paired
+from ..search.split import split_data
+from ..search.state import OptimizerState
+from ..search.trainer import RunResult, Trainer, run_id
+from ..spec import load_spec
+from .options import CallOptions
 
 
 @dataclass
@@ -175,84 +147,6 @@ def scores(state: OptimizerState, budget: int) -> Scores:
     )
 
 
-@dataclass
-class EvalResult:
-    """A prompt's score on a data file, with its per-example results, which live on disk (`rows`), not in memory;
-    `baseline` compares it with the seed prompt when that was asked for."""
-
-    score: float
-    rows: ResultRows
-    usage: Usage
-    model: str
-    baseline: Comparison | None = None
-
-    @property
-    def rewards(self) -> Sequence[float]:
-        return self.rows.rewards
-
-    @property
-    def examples(self) -> int:
-        return len(self.rows)
-
-    @property
-    def parse_failures(self) -> int:
-        return self.rows.parse_failures
-
-    @property
-    def predictions(self) -> list[Prediction]:
-        """Every prediction, read back into memory: for small data and the Python API."""
-        return [prediction for _, prediction in self.rows]
-
-
-AHEAD_PER_SLOT = 8  # examples started ahead per concurrent call, so a slow one does not starve the others
-
-
-def evaluate_prompt(
-    spec: TaskSpec,
-    prompt: Prompt,
-    data_path: Path | Dataset | DataSummary,
-    fmt_source: Artifact | None = None,
-    model: str | None = None,
-    options: CallOptions | None = None,
-    on_done: Callable[[Prediction], None] | None = None,
-    lm: LM | None = None,
-    seed_format: bool = False,
-    rows_near: Path | None = None,
-) -> EvalResult:
-    """Score a prompt on a data file, streaming it: a path is checked first (bad input fails before any call;
-    a DataSummary was checked already), then read again example by example while results go to disk (next to
-    `rows_near` if given), so memory stays flat on any size of data. A Dataset already in memory is used as is.
-
-    With an artifact, the answer format it was optimised with is reused, unless another model is asked for,
-    whose format (schema or not) is resolved afresh. `seed_format` takes the format the artifact's seed prompt
-    was scored with (for baselines)."""
-    data = data_path if isinstance(data_path, (Dataset, DataSummary)) else scan_dataset(data_path, spec)
-    target = spec.model if model is None else ModelConfig.model_validate({**spec.model.model_dump(), "name": model})
-    if fmt_source is not None and model is None:
-        fmt = fmt_source.format(seed=seed_format)
-    else:
-        answers = {e.expected for e in data.examples} if isinstance(data, Dataset) else data.answers
-        choices = list(fmt_source.answer_format.choices) if fmt_source else sorted(answers)
-        fmt = resolve_format(spec, target, choices)
-    lm = lm or (options or CallOptions()).make_lm(spec.optimizer.concurrency)
-    runner = TaskRunner(spec, target, fmt, lm)
-    examples: Iterable[Example] = data.examples if isinstance(data, Dataset) else iter_examples(data.path, spec)
-    rows = ResultRows(rows_near)
-
-    async def run() -> None:
-        async for example, prediction in runner.predict_in_order(prompt, examples, ahead=AHEAD_PER_SLOT * lm.concurrency):
-            rows.add(example.line, prediction)
-            if on_done:
-                on_done(prediction)
-
-    try:
-        event_loop.run(run())
-    except BaseException:
-        rows.close()
-        raise
-    return EvalResult(sum(rows.rewards) / len(rows), rows, lm.usage, target.name)
-
-
 def optimize(
     spec: str | Path,
     data: str | Path,
@@ -294,44 +188,6 @@ def optimize(
             job.finish(trainer, RunResult(best_so_far, stopped, str(exc), trainer.started_at, _now()))
         raise
     return job.finish(trainer, result)
-
-
-def evaluate(
-    artifact: str | Path | Artifact,
-    data: str | Path,
-    *,
-    model: str | None = None,
-    baseline: bool = False,
-    options: CallOptions | None = None,
-    lm: LM | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
-    rows_near: Path | None = None,
-) -> EvalResult:
-    """`opro eval` as a function: the artifact's prompt scored on `data` (another litellm `model` if given).
-    With `baseline`, the spec's seed prompt runs on the same data too and `result.baseline` holds the paired
-    comparison (gain, 95 % interval). `on_progress` gets a snapshot after every answer (done / total). The data
-    is streamed: per-example results go to disk as they come (`.NAME.partial` next to `rows_near` if given;
-    `result.rows`, or `result.predictions` to read them all back), so any size of data runs in flat memory."""
-    from .artifact import load_artifact
-    from .comparison import Comparison, score_baseline
-
-    loaded = artifact if isinstance(artifact, Artifact) else load_artifact(artifact)
-    spec = loaded.task_spec()
-    dataset = scan_dataset(data, spec)  # checked whole now, read again as the calls need it
-    lm = lm or (options or CallOptions()).make_lm(spec.optimizer.concurrency)
-    progress = Progress(phase="evaluating", step=0, total_steps=0, epoch=0, total=dataset.examples * (1 + baseline))
-    report = on_progress or (lambda progress: None)
-    report(progress)
-
-    def tick(_: Prediction) -> None:
-        progress.done += 1
-        report(progress)
-
-    result = evaluate_prompt(spec, loaded.prompt, dataset, loaded, model, lm=lm, on_done=tick, rows_near=rows_near)
-    if baseline:
-        progress.phase = "scoring the seed prompt"
-        result.baseline = Comparison.of(score_baseline(loaded, dataset, model, lm, on_done=tick), result)
-    return result
 
 
 def _now() -> str:

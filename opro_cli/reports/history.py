@@ -14,9 +14,9 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .artifact import Artifact
-from .optimizer import Candidate, StepRecord
-from .progress import pct
+from ..artifact import Artifact
+from ..search.state import Candidate, StepRecord
+from .live import pct
 
 SPARKS = "▁▂▃▄▅▆▇█"
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .data import parse_record, read_bytes
-from .errors import InputError
+from ..data import parse_record, read_bytes
+from ..errors import InputError
 
 DEFAULT_MODEL = "local/smollm2"
 # Field names that usually hold the expected answer, most telling first (compared without case).
@@ -288,8 +288,8 @@ def _check(text: str, data_path: Path) -> None:
     """Load the scaffold as `opro validate` would: spec, then every data line against it."""
     import yaml
 
-    from .data import dataset_problems
-    from .spec import parse_spec
+    from ..data import dataset_problems
+    from ..spec import parse_spec
 
     spec = parse_spec(yaml.safe_load(text), Path("(opro init)"))
     problems = dataset_problems(data_path, spec)

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from .files import write_atomic_stream
-from .optimizer import Prediction
+from ..files import write_atomic_stream
+from .prediction import Prediction
 
 FIELDS = ("inputs", "expected", "answer", "raw", "reward", "error")
 FLUSH_EVERY = 0.5  # seconds between flushes of the rows file: one write per row cost as much as 0.3 ms a call

@@ -13,14 +13,11 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .optimizer import Candidate, Prediction
+from ..scoring.prediction import Prediction
+from .state import Candidate
 
 MAX_META_CANDIDATES = 20  # as in the OPRO paper
-PLACEHOLDERS = ("task_description", "scored_instructions", "exemplars")
-REQUIRED_PLACEHOLDER = "scored_instructions"
 
 DEFAULT_TEMPLATE = """\
 Your task is to write an instruction for a language model that maximises its score on a task.
@@ -37,21 +34,6 @@ Here are examples of the task, each with its input and the expected output:
 
 Write a new instruction that differs from all the instructions above, is concise and generally applicable, \
 and would score higher than all of them. Write it between <INS> and </INS>."""
-
-
-def template_problem(template: str) -> str | None:
-    """Why a meta-prompt template cannot be used (bad braces, unknown or missing placeholder), or None."""
-    try:
-        names = [name for _, name, spec, conv in string.Formatter().parse(template) if name is not None]
-    except ValueError as exc:
-        return f"bad template: {exc} (write literal braces as {{{{ and }}}})"
-    known = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
-    for name in names:
-        if name not in PLACEHOLDERS:
-            return f"unknown placeholder {{{name}}} (known: {known}; write literal braces as {{{{ and }}}})"
-    if REQUIRED_PLACEHOLDER not in names:
-        return f"the template must contain {{{REQUIRED_PLACEHOLDER}}} (known placeholders: {known})"
-    return None
 
 
 def meta_prompt(

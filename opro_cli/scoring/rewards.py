@@ -6,7 +6,7 @@ import re
 import string
 from collections.abc import Callable, Sequence
 
-from .spec import ExactMatchReward, RegexReward
+from ..spec import ExactMatchReward, RegexReward
 
 _PUNCTUATION = string.punctuation + "“”‘’…"
 _STEPS: dict[str, Callable[[str], str]] = {

@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from ..data import Example
+from ..lm import LM
+from ..spec import ModelConfig, TaskSpec
 from .answers import AnswerFormat
-from .data import Example
-from .lm import LM
-from .optimizer import Prediction
+from .prediction import Prediction
 from .prompt import Prompt, render_messages
 from .rewards import Scorer
-from .spec import ModelConfig, TaskSpec
 
 T = TypeVar("T")
 

@@ -1,0 +1,114 @@
+"""The tables the commands print when they finish: the dry run's plan, and the closing summaries of `optimize`,
+`eval` and `compare`. They only read what the jobs return; the CLI prints them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+from rich.text import Text
+
+from ..artifact import Artifact
+from ..lm import Usage
+from ..scoring.evaluation import Comparison, EvalResult
+from .formats import interval_text
+from .live import pct, usage_rows
+
+if TYPE_CHECKING:
+    from ..search.trainer import Trainer
+
+
+def plan_json(trainer: Trainer) -> str:
+    """`opro optimize --dry-run --json`: the plan and its estimated cost as one JSON object."""
+    plan, cost = trainer.plan, trainer.estimate()
+    return json.dumps({**plan.as_dict(), **cost.as_dict(), "rungs": list(plan.rungs)})
+
+
+def plan_table(trainer: Trainer) -> Table:
+    """`opro optimize --dry-run`: what the run will do and about what it will cost; nothing is called."""
+    plan, cost = trainer.plan, trainer.estimate()
+    table = Table(title=f"opro optimize --dry-run: {trainer.spec.name}", show_header=False, title_justify="left")
+    table.add_row("validation pool", f"{plan.pool} examples" + (" (the --val file)" if plan.held_out else
+                  " (every labelled example; a prompt is never scored on its own shots)"))
+    table.add_row("budget", f"{plan.budget} LM calls (optimizer.budget: {trainer.spec.optimizer.budget})")
+    table.add_row("each step", f"screens {plan.candidates_per_step} candidates on {plan.minibatch} examples; "
+                  f"{plan.race()}")
+    table.add_row("steps", f"about {plan.steps}")
+    table.add_row("LM calls", f"{cost.calls} ({cost.evaluation_calls} scoring, up to {cost.proposal_calls} proposing)")
+    table.add_row("prompt tokens", f"about {cost.prompt_tokens:,}")
+    table.add_row("completion tokens", f"at most {cost.completion_tokens:,}")
+    price = "unknown (no price in litellm's map)" if cost.cost is None else f"about ${cost.cost:.4f}"
+    table.add_row("cost", "$0 (local model)" if trainer.spec.model.name.startswith("local/") and not cost.cost else price)
+    return table
+
+
+def optimize_summary(artifact: Artifact, seconds: float, output: Path) -> tuple[Table, list[str]]:
+    """`opro optimize`'s closing table, and the notes that go to stderr after it."""
+    table = Table(title=f"opro optimize: {artifact.task}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    scores = artifact.scores
+    table.add_row("seed prompt (validation)", pct(scores.seed_validation) + examples_text(scores.seed_examples))
+    best = pct(scores.best_validation) + examples_text(scores.best_examples)
+    if scores.best_ci95 is not None:
+        best += f", 95% interval {pct(scores.best_ci95[0])} to {pct(scores.best_ci95[1])}"
+    table.add_row("best prompt (validation)", best)
+    if scores.best_vs_seed is not None:
+        versus = scores.best_vs_seed
+        table.add_row("best vs seed (paired)", f"+{versus.best_only} / -{versus.seed_only} examples, p = {versus.p_value:.2g}"
+                      if versus.best_only or versus.seed_only else "no difference (the seed prompt was kept)")
+    table.add_row("steps", f"{len(artifact.history)} ({artifact.run.stopped})")
+    if scores.screened is not None:
+        table.add_row("candidates", f"{scores.screened} screened, {scores.promoted} raced further")
+    usage_rows(table, Usage(**{k: type(getattr(Usage(), k))(v) for k, v in artifact.run.usage.items()}), seconds)
+    table.add_row("artifact", str(output))
+    notes = [f"note: {artifact.run.message}"] if artifact.run.message else []
+    asked = [step for step in artifact.history if step.proposals]
+    if asked and not any(step.proposals_kept for step in asked) and len(asked) < len(artifact.history):
+        notes.append(
+            f"note: {artifact.models['optimizer_model']} wrote no usable instruction in {len(asked)} steps, so it was "
+            "not asked again (optimizer.proposal_patience); the gain came from the shots. "
+            "A stronger optimizer_model can improve the instructions too."
+        )
+    return table, notes
+
+
+def examples_text(count: int | None) -> str:
+    return f" on {count} examples" if count else ""
+
+
+def eval_table(path: Path, result: EvalResult, seconds: float, baseline: Comparison | None = None) -> Table:
+    """`opro eval`'s closing table: the score, and the gain over the seed prompt when it was scored too."""
+    table = Table(title=f"opro eval: {path}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("score", f"{pct(result.score)}  ({sum(result.rewards):g}/{result.examples})")
+    table.add_row("model", result.model)
+    table.add_row("unparseable answers", str(result.parse_failures))
+    if baseline is not None:
+        table.add_row("seed prompt", pct(baseline.a.score))
+        verdict = {"b is better": "significant", "b is worse": "significantly worse"}.get(baseline.verdict, "not significant")
+        table.add_row("gain over seed prompt", f"{interval_text(baseline.difference)}, {verdict}")
+    usage_rows(table, result.usage, seconds)
+    return table
+
+
+def compare_table(a: Path, b: Path, data: Path, comparison: Comparison, seconds: float) -> Table:
+    """`opro compare`'s table: both scores, the paired interval of B - A, and where they agree."""
+    counts = comparison.agreement
+    table = Table(title=Text(f"opro compare on {data} ({comparison.a.examples} examples)"), show_header=False,
+                  title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row(Text(f"A {a}"), Text(f"{pct(comparison.a.score)}  ({comparison.a.model})"))
+    table.add_row(Text(f"B {b}"), Text(f"{pct(comparison.b.score)}  ({comparison.b.model})"))
+    table.add_row("B - A", interval_text(comparison.difference))
+    table.add_row("verdict", comparison.verdict.replace("b is", "B is"))
+    table.add_row("both right", str(counts.both_right))
+    table.add_row("only A right", str(counts.only_a))
+    table.add_row("only B right", str(counts.only_b))
+    table.add_row("both wrong", str(counts.both_wrong))
+    usage_rows(table, comparison.a.usage, seconds)
+    return table

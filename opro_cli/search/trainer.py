@@ -1,0 +1,199 @@
+"""The optimisation loop: FewShotOPRO steps with racing, within a planned budget of LM calls, a checkpoint
+after every step and a clean stop on budget, Ctrl-C or a provider outage (the best prompt so far is kept).
+
+Each step (`step`) screens many candidates on a small minibatch and spends the larger evaluations only on the
+promising ones (successive halving, `screening` and `racing`); a challenger replaces the incumbent only when it
+wins a paired test on the same examples (`verification`). The final choice is re-scored on the whole validation
+pool. What the phases share lives in a `SearchContext`; the trainer only runs them in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..data import Dataset
+from ..errors import BudgetExhausted, InputError
+from ..lm import LM
+from ..progress import Progress
+from ..scoring.answers import AnswerFormat
+from ..scoring.prompt import Prompt, Shot, render_messages
+from ..scoring.runner import TaskRunner
+from ..spec import TaskSpec
+from . import checkpoint
+from .candidates import proposals_exhausted
+from .context import SearchContext
+from .meta_prompt import meta_prompt
+from .plan import Estimate, Plan, estimate
+from .split import Split
+from .state import OptimizerState, final_choice, initial_state
+from .step import DEFAULT_PROPOSAL_TOKENS, labelled, step
+from .verification import verify
+
+
+@dataclass
+class RunResult:
+    state: OptimizerState
+    stopped: str  # completed | budget | interrupted | provider
+    message: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+
+
+@dataclass
+class Trainer:
+    spec: TaskSpec
+    runner: TaskRunner
+    split: Split
+    run_id: str
+    checkpoint_file: Path | None = None
+    on_progress: Callable[[Progress], None] = lambda progress: None
+    started_at: str = field(default_factory=lambda: _now())
+
+    def __post_init__(self) -> None:
+        self.context = SearchContext(self.spec, self.runner, self.split, self.on_progress)
+
+    @property
+    def state(self) -> OptimizerState | None:
+        """As of the last whole step: what checkpoints hold."""
+        return self.context.state
+
+    @state.setter
+    def state(self, value: OptimizerState | None) -> None:
+        self.context.state = value
+
+    @property
+    def live(self) -> OptimizerState | None:
+        """As of the last answer: what a stop in the middle of a step writes."""
+        return self.context.live
+
+    @live.setter
+    def live(self, value: OptimizerState | None) -> None:
+        self.context.live = value
+
+    @property
+    def plan(self) -> Plan:
+        return self.context.plan
+
+    @property
+    def lm(self) -> LM:
+        return self.runner.lm
+
+    @property
+    def modes(self) -> tuple[bool, ...]:
+        return self.context.modes
+
+    @property
+    def total_steps(self) -> int:
+        return self.context.total_steps
+
+    async def run(self, resume: bool = False) -> RunResult:
+        """Optimise until the budget is spent; `--max-calls`/`--max-cost` stop cleanly. Other errors propagate
+        after the checkpoint."""
+        try:
+            self._start(resume)
+            await self._train()
+            await self._finish()
+        except BudgetExhausted as exc:
+            live = self.best_so_far()
+            if live is None:  # nothing scored: not a success
+                raise InputError(
+                    f"{exc} before the seed prompt was scored on its first {self.plan.minibatch} examples; nothing written"
+                ) from None
+            self.save_checkpoint()  # the last whole step, with the usage of the unfinished one
+            return RunResult(live, "budget", str(exc), self.started_at, _now())
+        assert self.state is not None
+        return RunResult(self.state, "completed", "", self.started_at, _now())
+
+    def estimate(self) -> Estimate:
+        """Calls and tokens the run will take, from typical prompts (the seed instructions with `k` training
+        examples as shots, and the meta-prompt): nothing is called, nothing written."""
+        settings, train = self.spec.optimizer, self.split.train
+        shots = tuple(Shot(inputs=e.inputs, answer=e.expected) for e in train[: self.context.longer or self.context.k])
+        typical = Prompt(instructions=self.spec.prompt.instructions, shots=shots)
+        call = render_messages(typical, train[-1].inputs, self.spec.prompt.input, self.runner.fmt)
+        seed = initial_state(typical, self.modes[0]).seed
+        exemplars = [labelled(e) for e in train[: settings.meta_examples]]
+        proposal = meta_prompt([seed], self.spec.description, self.spec.prompt.input, exemplars, settings.meta_prompt)
+        return estimate(self.plan, self.spec, call, proposal, DEFAULT_PROPOSAL_TOKENS)
+
+    def best_so_far(self) -> OptimizerState | None:
+        """The state to write when a run stops early: as of the last answer, None if nothing was scored yet."""
+        state = self.live or self.state
+        return state if state is not None and state.seed.rewards else None
+
+    def _start(self, resume: bool) -> None:
+        saved = checkpoint.load(self.checkpoint_file, self.run_id) if resume and self.checkpoint_file else None
+        if saved is not None:
+            self.state = saved.state
+            self.started_at = saved.started_at
+            for name, value in saved.usage.items():
+                setattr(self.lm.usage, name, type(getattr(self.lm.usage, name))(value))
+            return
+        self.state = initial_state(Prompt(instructions=self.spec.prompt.instructions), self.modes[0])
+
+    async def _train(self) -> None:
+        """Steps while the budget, less what the end needs, allows; then the leaders are verified on the whole
+        pool. A verification that replaces the seed prompt frees its reserve, which buys more steps."""
+        assert self.state is not None
+        while True:
+            while self._can_step(self.state):
+                self.state = self.live = await step(self.context, self.state)
+                self.save_checkpoint()
+                self.context.report("step done", self.state, (self.state.step - 1) // self.plan.steps_per_pass)
+            verified = await verify(self.context, self.state)
+            changed = verified.step > self.state.step
+            self.state = self.live = verified
+            self.save_checkpoint()
+            if changed:
+                self.context.report("step done", self.state, (self.state.step - 1) // self.plan.steps_per_pass)
+            if not changed or not self._can_step(self.state):
+                return
+
+    def _can_step(self, state: OptimizerState) -> bool:
+        """Another step needs one candidate's screening (and its proposals) on top of what the end of the run
+        needs (`SearchContext.reserve`); a search that keeps finding nothing new stops early."""
+        settings, plan = self.spec.optimizer, self.plan
+        if settings.epochs is not None and state.step >= settings.epochs * plan.steps_per_pass:
+            return False
+        if state.stalled >= 2:
+            return False
+        proposals = 0 if proposals_exhausted(state.history, settings.proposal_patience) else settings.candidates
+        step_cost = (2 if self.split.held_out else 1) * plan.minibatch + proposals + self.context.promotion_cost()
+        return state.spent + self.context.reserve(state) + step_cost <= plan.budget
+
+    async def _finish(self) -> None:
+        """Re-score the final choice on the whole pool, so its score and interval are over every example."""
+        assert self.state is not None
+        state = final_choice(self.state)
+        self.context.report("scoring the best prompt on the whole pool", state, 0, total=self.context.completion(state, state.best_id))
+        state, _ = await self.context.evaluate(state, state.best_id, self.context.eligible(state, state.best_id))
+        self.state = state
+        self.save_checkpoint()
+
+    def save_checkpoint(self) -> None:
+        if self.checkpoint_file is not None and self.state is not None:
+            checkpoint.save(self.checkpoint_file, self.run_id, self.state, self.lm.usage, self.started_at)
+
+
+def run_id(spec: TaskSpec, data: Dataset, validation: Dataset | None, fmt: AnswerFormat) -> str:
+    """Identity of a run: same spec, data and seed give the same id (used by checkpoints and artifacts)."""
+    payload = json.dumps(
+        {
+            "spec": spec.identity(),
+            "data": data.sha256,
+            "validation": validation.sha256 if validation else None,
+            "format": fmt.__dict__,
+        },
+        sort_keys=True,
+        default=list,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

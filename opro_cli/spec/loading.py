@@ -1,0 +1,123 @@
+"""Reading a spec file: YAML in, a validated `TaskSpec` out, and every problem as 'file:line: field: message'."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ..errors import InputError
+from .meta_template import template_problem
+from .rewards import REWARD_TYPES
+from .task import TaskSpec
+
+
+def load_spec(path: str | Path) -> TaskSpec:
+    """Read and validate a spec file; any problem becomes one InputError naming file, line and field."""
+    path = Path(path)
+    return parse_spec(read_spec(path), path)
+
+
+def read_spec(path: Path) -> Any:
+    """The spec file's YAML, with `optimizer.meta_prompt` replaced by the text of the file it names (a value
+    without any placeholder is a path, relative to the spec), so the run and its artifact hold the text."""
+    raw = read_yaml(path)
+    optimizer = raw.get("optimizer") if isinstance(raw, dict) else None
+    named = optimizer.get("meta_prompt") if isinstance(optimizer, dict) else None
+    if not isinstance(named, str) or "{" in named:
+        return raw
+    line = _key_lines(path).get(("optimizer", "meta_prompt"))
+    where = f"{path}:{line}: optimizer.meta_prompt" if line else f"{path}: optimizer.meta_prompt"
+    file = path.parent / Path(named.strip()).expanduser()
+    text = _read_text(file, f"{where}: {file}", " (a value without placeholders is read as a file path)")
+    problem = template_problem(text)
+    if problem:
+        raise InputError(f"{where}: {file}: {problem}")
+    return {**raw, "optimizer": {**optimizer, "meta_prompt": text}}
+
+
+def parse_spec(raw: Any, path: Path) -> TaskSpec:
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: the spec must be a YAML mapping of fields")
+    problems = spec_problems(raw, path)
+    if problems:
+        raise InputError(problems[0])
+    return TaskSpec.model_validate(raw)
+
+
+def spec_problems(raw: Any, path: Path) -> list[str]:
+    """Every validation problem of a raw spec, each as 'file:line: field: message'."""
+    try:
+        TaskSpec.model_validate(raw)
+    except ValidationError as exc:
+        lines = _key_lines(path)
+        return [_describe(error, path, lines) for error in exc.errors()]
+    return []
+
+
+def _describe(error: Any, path: Path, lines: dict[tuple[str | int, ...], int]) -> str:
+    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part in REWARD_TYPES))
+    field = ".".join(str(part) for part in loc) or "(top level)"
+    line = _nearest_line(loc, lines)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field (check the spelling)"
+    elif error["type"] == "missing":
+        message = "required field is missing"
+    where = f"{path}:{line}" if line else str(path)
+    return f"{where}: {field}: {message}"
+
+
+
+def _nearest_line(loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> int | None:
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _read_text(path: Path, where: str, hint: str = "") -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{where}: file not found{hint}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{where}: cannot read: {exc}") from None
+
+
+def read_yaml(path: Path) -> Any:
+    text = _read_text(path, str(path))
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{where}: invalid YAML: {problem}") from None
+
+
+def _key_lines(path: Path) -> dict[tuple[str | int, ...], int]:
+    """Map each key path of the YAML file to its 1-based line, to point errors at the right line."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    lines: dict[tuple[str | int, ...], int] = {}
+
+    def walk(node: yaml.Node, prefix: tuple[str | int, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                here = (*prefix, key.value)
+                lines[here] = key.start_mark.line + 1
+                walk(value, here)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                here = (*prefix, index)
+                lines[here] = item.start_mark.line + 1
+                walk(item, here)
+
+    if root is not None:
+        walk(root, ())
+    return lines
