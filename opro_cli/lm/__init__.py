@@ -1,9 +1,9 @@
 """The LM call layer: every model call goes through `LM` (concurrency, retries, cache, budgets, usage).
 
-Modules: `calls` (the LM client), `accounting` (completion, usage, budget, retry policy), `routing` (where a call goes: one endpoint, or a deployment picked by
-litellm's Router), `concurrency` (adaptive windows and rpm limits per endpoint), `cache` (the SQLite response
-cache), `provider_errors` (what a litellm error means for a run), `local_provider` (the embedded model as a
-litellm custom provider).
+Modules: `calls` (the LM client), `accounting` (completion, usage, budget, retry policy), `routing` (where a
+call goes: one endpoint, or a deployment picked by litellm's Router), `concurrency` (adaptive windows and rpm
+limits per endpoint), `cache` (the SQLite response cache), `provider_errors` (what a litellm error means for a
+run), `local_provider` (the embedded model as a litellm custom provider).
 May import: `opro_cli.errors` and `opro_cli.spec` (a model's config) only.
 """
 

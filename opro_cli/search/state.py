@@ -4,10 +4,10 @@ Every prompt the search looks at is an `Entry` with its own per-example rewards 
 example a prompt has as a shot is never one it is scored on). One step, after the incumbent (the best prompt
 so far) has answered the step's minibatch:
 1. `observe`: each prediction keeps its own reward; the `k_best` best are kept as the shot pool.
-2. `draw_shot_sets`: several shot sets, from correct predictions first, spread over the answers.
-3. `add_entries`: the incumbent's instructions with each new shot set, in every output mode, and each new
+2. `shots.draw_shot_sets`: several shot sets, from correct predictions first, spread over the answers.
+3. `candidates.add_entries`: the incumbent's instructions with each new shot set, in every output mode, and each new
    instruction from the optimizer model with the incumbent's shots, become the step's candidates.
-4. The trainer races them (`racing.py`) and `accept`s a winner; `record_step` writes the history.
+4. The run races them (`screening`, `verification`) and `accept`s a winner; `record_step` writes the history.
 The final choice is the incumbent, whose score is re-measured on the whole pool before it is written.
 """
 
@@ -216,4 +216,5 @@ def _best_predictions(kept: list[Prediction], batch: list[Prediction], k_best: i
 
 
 def norm_instructions(instructions: str) -> str:
+    """Instructions as compared for "seen before": case and spacing do not make a new one."""
     return " ".join(instructions.lower().split())

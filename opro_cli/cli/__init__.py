@@ -1,0 +1,26 @@
+"""The `opro` command: a thin shell over the jobs. Each command parses its flags, calls a job and prints what it
+returns (`opro_cli.reports`); user errors become one line and an exit code (`shell.user_errors`).
+
+Modules: `shell` (the app, consoles, shared options), `optimizing` (`opro optimize`), `evaluating` (`opro eval`,
+`opro compare`), `inspecting` (`opro init`, `opro validate`, `opro report`). May import anything of opro_cli,
+inside the commands (so `opro --help` starts fast); nothing imports the CLI.
+"""
+
+from __future__ import annotations
+
+from . import evaluating, inspecting, optimizing
+from .shell import app
+
+__all__ = ["app", "main"]
+
+# In the order `opro --help` lists them.
+app.command()(inspecting.init)
+app.command()(optimizing.optimize)
+app.command("eval")(evaluating.eval_)
+app.command()(inspecting.validate)
+app.command()(evaluating.compare)
+app.command()(inspecting.report)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,7 @@
+"""`python -m opro_cli.cli`: the `opro` command, for environments without the console script."""
+
+import sys
+
+from . import app
+
+sys.exit(app())
