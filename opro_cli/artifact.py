@@ -13,17 +13,25 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_serializer
 
 from . import __version__
 from .errors import InputError
 from .files import write_atomic
-from .scoring.answers import AnswerFormat
+from .scoring.answers import AnswerFormat, OutputField
 from .scoring.prompt import Prompt, Shot
 from .search.state import StepRecord
 from .spec import TaskSpec
 
 SCHEMA_VERSION = 1
+
+
+class OutputRecord(BaseModel):
+    """One answer field of several: its name, type and label set."""
+
+    name: str
+    type: str = "text"
+    choices: list[str] = Field(default_factory=list)
 
 
 class FormatRecord(BaseModel):
@@ -35,6 +43,15 @@ class FormatRecord(BaseModel):
     fields: dict[str, str]
     structured: bool
     seed_structured: bool | None = None
+    outputs: list[OutputRecord] | None = None  # several answer fields, each with its type (absent: one answer)
+
+    @model_serializer(mode="wrap")
+    def _without_unset_outputs(self, handler: Any) -> dict[str, Any]:
+        """Artifacts of one answer field stay as they were written before several fields existed."""
+        dumped = handler(self)
+        if dumped.get("outputs") is None:
+            dumped.pop("outputs", None)
+        return dumped
 
 
 class SeedComparison(BaseModel):
@@ -104,7 +121,8 @@ class Artifact(BaseModel):
         """The answer format of the best prompt, or with `seed` the one the seed prompt was scored with."""
         record = self.answer_format
         structured = record.seed_structured if seed and record.seed_structured is not None else record.structured
-        return AnswerFormat(record.type, tuple(record.choices), dict(record.fields), structured)
+        outputs = tuple(OutputField(o.name, o.type, tuple(o.choices)) for o in record.outputs or [])
+        return AnswerFormat(record.type, tuple(record.choices), dict(record.fields), structured, outputs)
 
     def reproducible_part(self) -> dict[str, Any]:
         """What must be identical between two runs of the same spec, data and seed."""

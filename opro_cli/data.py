@@ -5,21 +5,25 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .spec import TaskSpec
+from .spec import FieldsReward, NumericReward, TaskSpec
 
 
 @dataclass(frozen=True)
 class Example:
-    """One dataset line: the input fields the template uses, and the expected answer as text."""
+    """One dataset line: the input fields the template uses, and the expected answer as text (with several
+    output fields, the JSON text of {field: value}, in the spec's order). `record` is the whole line, for a
+    `python` reward; `path` the file it came from, for messages."""
 
     line: int
     inputs: dict[str, str]
     expected: str
+    record: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    path: Path | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,9 @@ def _scan(path: Path, spec: TaskSpec) -> tuple[list[Example], list[str], str]:
 
 def _examples(path: Path, spec: TaskSpec, digest: Any, problems: list[str] | None) -> Iterator[Example]:
     """Parse line by line, hashing the bytes; a bad line goes to `problems`, or raises when that is None."""
-    needed = [*spec.prompt.input_fields, spec.prompt.output]
+    needed = [*spec.prompt.input_fields, *spec.prompt.output_fields]
+    outputs = spec.prompt.output_fields if spec.prompt.several else None
+    numeric = numeric_fields(spec)
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -106,14 +112,18 @@ def _examples(path: Path, spec: TaskSpec, digest: Any, problems: list[str] | Non
         for number, line in enumerate(_lines(handle, digest), start=1):
             if not line.strip():
                 continue
-            record, problem = _parse_line(line, needed)
+            record, problem = _parse_line(line, needed, numeric)
             if problem:
                 if problems is None:
                     raise InputError(f"{path}:{number}: {problem}")
                 problems.append(f"{path}:{number}: {problem}")
                 continue
             inputs = {name: _as_text(record[name]) for name in spec.prompt.input_fields}
-            yield Example(number, inputs, _as_text(record[spec.prompt.output]))
+            if outputs is None:
+                expected = _as_text(record[spec.prompt.output_fields[0]])
+            else:
+                expected = json.dumps({name: _as_text(record[name]) for name in outputs}, ensure_ascii=False)
+            yield Example(number, inputs, expected, record, path)
 
 
 def _lines(handle: Any, digest: Any) -> Iterator[bytes]:
@@ -141,7 +151,7 @@ def parse_record(line: bytes) -> tuple[dict[str, Any], str | None]:
     return record, None
 
 
-def _parse_line(line: bytes, needed: list[str]) -> tuple[dict[str, Any], str | None]:
+def _parse_line(line: bytes, needed: list[str], numeric: set[str]) -> tuple[dict[str, Any], str | None]:
     record, problem = parse_record(line)
     if problem:
         return record, problem
@@ -150,7 +160,31 @@ def _parse_line(line: bytes, needed: list[str]) -> tuple[dict[str, Any], str | N
             return {}, f"{name}: missing field"
         if record[name] is None or isinstance(record[name], (dict, list)):
             return {}, f"{name}: must be a string or number"
+        if name in numeric and not _is_number(record[name]):
+            return {}, f"{name}: {record[name]!r} is not a number (the reward is numeric)"
     return record, None
+
+
+def numeric_fields(spec: TaskSpec) -> set[str]:
+    """Output fields a `numeric` reward scores: their expected values must be numbers."""
+    reward, names = spec.reward, spec.prompt.output_fields
+    if isinstance(reward, NumericReward):
+        return set(names)
+    if isinstance(reward, FieldsReward):
+        return {name for name, sub in reward.fields.items() if isinstance(sub, NumericReward)}
+    return set()
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    try:
+        float(str(value).replace(",", ""))
+    except ValueError:
+        return False
+    return True
 
 
 def _as_text(value: Any) -> str:

@@ -25,6 +25,15 @@ class InputError(OproError):
     exit_code = EXIT_BAD_INPUT
 
 
+class UserCodeError(InputError):
+    """The user's own code (a `python` reward) failed or returned something unusable; `details` holds its
+    traceback frames, shown under the one-line message."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+
+
 class OutputError(OproError):
     """A file cannot be written where the user asked (a directory, no such or unwritable directory)."""
 

@@ -68,6 +68,8 @@ def user_errors(command: F) -> F:
         except OproError as exc:
             line = "".join(ch if ch.isprintable() else " " for ch in str(exc))  # one line, no escape codes
             consoles.err.print(f"error: {line}", highlight=False, markup=False, soft_wrap=True)
+            if getattr(exc, "details", ""):  # the user's own code failed: its traceback frames, under the line
+                consoles.err.print(exc.details.rstrip("\n"), highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:
             consoles.err.print(f"interrupted: {exc}" if str(exc) else "interrupted", highlight=False, markup=False, soft_wrap=True)

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from ..data import dataset_problems
 from ..errors import InputError
 from ..scoring.rewards import normalize
-from ..spec import AnswerSpec, ExactMatchReward, PromptSpec, Reward, TaskSpec, read_spec, spec_problems
+from ..spec import AnswerSpec, PromptSpec, Reward, TaskSpec, read_spec, spec_problems
 
 
 @dataclass
@@ -110,20 +110,25 @@ def _rows(path: Path) -> list[tuple[int, Any]]:
 
 
 def _label_problems(path: Path, rows: list[tuple[int, Any]], spec: TaskSpec) -> list[str]:
-    """Expected answers outside a declared label set: no answer can ever match them."""
-    choices = spec.answer.choices
-    if spec.answer.type != "label" or not isinstance(choices, list):
-        return []
-    steps = spec.reward.normalize if isinstance(spec.reward, ExactMatchReward) else ["strip", "lowercase"]
-    allowed = {normalize(choice, steps) for choice in choices}
-    name = spec.prompt.output
+    """Expected answers outside a declared label set (of the answer, or of one of several fields): no answer
+    can ever match them."""
+    sets: dict[str, list[str]] = {}
+    if spec.prompt.several:
+        sets = {name: kind.choices for name, kind in (spec.answer.outputs or {}).items()
+                if kind.type == "label" and isinstance(kind.choices, list)}
+    elif spec.answer.type == "label" and isinstance(spec.answer.choices, list):
+        sets = {spec.prompt.output_fields[0]: spec.answer.choices}
+    normalized = getattr(spec.reward, "normalize", None)
+    steps = normalized if isinstance(normalized, list) else ["strip", "lowercase"]
     problems = []
-    for number, record in rows:
-        value = record.get(name) if isinstance(record, dict) else None
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            text = value if isinstance(value, str) else json.dumps(value)
-            if normalize(text, steps) not in allowed:
-                problems.append(f"{path}:{number}: {name}: {text!r} is not one of the choices ({', '.join(choices)})")
+    for name, choices in sets.items():
+        allowed = {normalize(choice, steps) for choice in choices}
+        for number, record in rows:
+            value = record.get(name) if isinstance(record, dict) else None
+            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                text = value if isinstance(value, str) else json.dumps(value)
+                if normalize(text, steps) not in allowed:
+                    problems.append(f"{path}:{number}: {name}: {text!r} is not one of the choices ({', '.join(choices)})")
     return problems
 
 

@@ -4,20 +4,15 @@ to read it back from whatever the model wrote. A parse failure is a result (scor
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..spec import AnswerSpec
+from . import fields as several
+from .fields import OutputField
+from .values import Parsed, find_label, json_object, read_number, to_number
 
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?|-?\.\d+")
-
-
-@dataclass(frozen=True)
-class Parsed:
-    answer: str | None
-    fields: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
+__all__ = ["AnswerFormat", "OutputField", "Parsed"]
 
 
 @dataclass(frozen=True)
@@ -28,10 +23,15 @@ class AnswerFormat:
     choices: tuple[str, ...] = ()
     fields: dict[str, str] = field(default_factory=dict)
     structured: bool = False
+    outputs: tuple[OutputField, ...] = ()  # several answer fields (one JSON object); empty: one answer
 
     @classmethod
-    def resolve(cls, spec: AnswerSpec, structured: bool, observed: list[str] | None = None) -> AnswerFormat:
-        """`observed` are the training answers, used when the spec says `choices: infer`."""
+    def resolve(cls, spec: AnswerSpec, structured: bool, observed: list[str] | None = None,
+                outputs: list[str] | None = None) -> AnswerFormat:
+        """`observed` are the training answers, used when the spec says `choices: infer`; `outputs` the names
+        of several answer fields (their expected answers observed as JSON objects)."""
+        if outputs is not None:
+            return cls("text", (), dict(spec.fields), structured, _output_fields(spec, outputs, observed or []))
         choices: tuple[str, ...] = ()
         if spec.choices == "infer":
             choices = tuple(sorted(set(observed or [])))
@@ -41,10 +41,13 @@ class AnswerFormat:
 
     @property
     def json_mode(self) -> bool:
-        """Answers are JSON objects when the provider constrains them or when extra fields are asked for."""
-        return self.structured or bool(self.fields)
+        """Answers are JSON objects when the provider constrains them, when extra fields are asked for, or when
+        the answer has several fields."""
+        return self.structured or bool(self.fields) or bool(self.outputs)
 
     def schema(self) -> dict[str, Any]:
+        if self.outputs:
+            return several.schema(self.outputs, self.fields)
         answer: dict[str, Any] = {"type": "string"}
         if self.type == "label":
             answer = {"type": "string", "enum": list(self.choices)}
@@ -69,6 +72,8 @@ class AnswerFormat:
 
     def instruction(self) -> str:
         """The sentence that tells the model the format, appended to the instructions."""
+        if self.outputs:
+            return several.instruction(self.outputs, self.fields)
         what = {
             "label": f"exactly one of: {', '.join(self.choices)}",
             "integer": "a single integer",
@@ -85,25 +90,31 @@ class AnswerFormat:
     def expected_text(self, expected: str) -> str:
         """The expected answer as a parsed answer would read it: a number in the parser's form ("3.0" -> "3",
         "2.50" -> "2.5"), so numbers compare by value, not by how the dataset happened to write them."""
+        if self.outputs:
+            return several.normalised_expected(self.outputs, expected)
         if self.type in ("integer", "number"):
-            value = _to_number(expected.strip(), self.type)
+            value = to_number(expected.strip(), self.type)
             if value is not None:
                 return str(value)
         return expected
 
     def render(self, answer: str, fields: dict[str, str] | None = None) -> str:
         """A shot's answer, written exactly as the model must write its own."""
+        if self.outputs:
+            return several.render(self.outputs, self.fields, answer, fields or {})
         if not self.json_mode:
             return answer
         value: Any = answer
         if self.type in ("integer", "number"):
-            value = _to_number(answer, self.type) if _to_number(answer, self.type) is not None else answer
+            value = to_number(answer, self.type) if to_number(answer, self.type) is not None else answer
         given = fields or {}
         return json.dumps({**{name: given.get(name, "") for name in self.fields}, "answer": value})
 
     def parse(self, text: str) -> Parsed:
+        if self.outputs:
+            return Parsed(*several.parse(self.outputs, self.fields, text))
         if self.json_mode:
-            obj = _json_object(text)
+            obj = json_object(text)
             if obj is not None and "answer" in obj:
                 extra = {name: str(obj.get(name, "")) for name in self.fields}
                 parsed = self._coerce(json.dumps(obj["answer"]) if not isinstance(obj["answer"], str) else obj["answer"])
@@ -116,47 +127,26 @@ class AnswerFormat:
     def _coerce(self, text: str) -> Parsed:
         text = text.strip()
         if self.type == "label":
-            return _find_label(text, self.choices)
+            return find_label(text, self.choices)
         if self.type in ("integer", "number"):
-            numbers = _NUMBER.findall(text)
-            if not numbers:
-                return Parsed(None, error="no number in the answer")
-            value = _to_number(numbers[-1], self.type)
-            return Parsed(None, error="not an integer") if value is None else Parsed(str(value))
+            value, error = read_number(text, self.type)
+            return Parsed(value, error=error)
         return Parsed(text) if text else Parsed(None, error="empty answer")
 
 
-def _find_label(text: str, choices: tuple[str, ...]) -> Parsed:
-    """The label the text names, if it names exactly one (whole words, any case)."""
-    bare = text.strip().strip("\"'`.!").strip().lower()
-    for label in choices:
-        if bare == label.lower():
-            return Parsed(label)
-    named = [label for label in choices if re.search(rf"(?<!\w){re.escape(label)}(?!\w)", text, re.IGNORECASE)]
-    if len(named) == 1:
-        return Parsed(named[0])
-    if not named:
-        return Parsed(None, error="names no label")
-    return Parsed(None, error=f"names {len(named)} labels")
-
-
-def _to_number(text: str, kind: str) -> int | float | None:
-    try:
-        value = float(text.replace(",", ""))
-    except ValueError:
-        return None
-    if kind == "integer":
-        return int(value) if value.is_integer() else None
-    return int(value) if value.is_integer() else value
-
-
-def _json_object(text: str) -> dict[str, Any] | None:
-    """The JSON object in the text: all of it, or the outermost {...} span (models wrap JSON in prose)."""
-    for candidate in (text, text[text.find("{") : text.rfind("}") + 1]):
-        try:
-            obj = json.loads(candidate)
-        except (json.JSONDecodeError, ValueError):
+def _output_fields(spec: AnswerSpec, names: list[str], observed: list[str]) -> tuple[OutputField, ...]:
+    """Each answer field with its type; `choices: infer` takes the field's distinct training values."""
+    declared = spec.outputs or {}
+    fields = []
+    for name in names:
+        kind = declared.get(name)
+        if kind is None:
+            fields.append(OutputField(name))
             continue
-        if isinstance(obj, dict):
-            return obj
-    return None
+        choices: tuple[str, ...] = ()
+        if kind.choices == "infer":
+            choices = tuple(sorted({v for o in observed if (v := several.expected_object(o).get(name))}))
+        elif kind.choices:
+            choices = tuple(kind.choices)
+        fields.append(OutputField(name, kind.type, choices))
+    return tuple(fields)

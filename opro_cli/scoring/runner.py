@@ -46,9 +46,10 @@ def output_modes(spec: TaskSpec, fmt: AnswerFormat) -> tuple[bool, ...]:
 def resolve_format(spec: TaskSpec, model: ModelConfig, training_answers: list[str] | None = None) -> AnswerFormat:
     """The AnswerSpec made concrete for this model (schema or not) and data (inferred label set)."""
     mode = spec.answer.structured
-    wants_schema = spec.answer.type != "text" or bool(spec.answer.fields)
+    wants_schema = spec.answer.type != "text" or bool(spec.answer.fields) or spec.prompt.several
     structured = mode == "always" or (mode == "auto" and wants_schema and structured_output_supported(model))
-    return AnswerFormat.resolve(spec.answer, structured, training_answers)
+    outputs = spec.prompt.output_fields if spec.prompt.several else None
+    return AnswerFormat.resolve(spec.answer, structured, training_answers, outputs)
 
 
 @dataclass
@@ -61,7 +62,7 @@ class TaskRunner:
     lm: LM
 
     def __post_init__(self) -> None:
-        self.scorer = Scorer(self.spec.reward)
+        self.scorer = Scorer(self.spec.reward, several=bool(self.fmt.outputs))
 
     async def predict(
         self,
@@ -116,7 +117,7 @@ class TaskRunner:
             raw=completion.text,
             answer=parsed.answer,
             fields=parsed.fields,
-            reward=self.scorer(parsed.answer, fmt.expected_text(example.expected)),
+            reward=self.scorer(parsed.answer, fmt.expected_text(example.expected), example),
             error=parsed.error,
         )
 

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from ..errors import InputError
 from .meta_template import template_problem
-from .rewards import REWARD_TYPES
 from .task import TaskSpec
+from .user_code import load_function, resolve_reference
 
 
 def load_spec(path: str | Path) -> TaskSpec:
@@ -22,8 +22,10 @@ def load_spec(path: str | Path) -> TaskSpec:
 
 def read_spec(path: Path) -> Any:
     """The spec file's YAML, with `optimizer.meta_prompt` replaced by the text of the file it names (a value
-    without any placeholder is a path, relative to the spec), so the run and its artifact hold the text."""
+    without any placeholder is a path, relative to the spec), so the run and its artifact hold the text; and
+    each `python` reward's file made absolute (relative to the spec) and imported, to fail before any call."""
     raw = read_yaml(path)
+    raw = _with_reward_functions(raw, path)
     optimizer = raw.get("optimizer") if isinstance(raw, dict) else None
     named = optimizer.get("meta_prompt") if isinstance(optimizer, dict) else None
     if not isinstance(named, str) or "{" in named:
@@ -36,6 +38,37 @@ def read_spec(path: Path) -> Any:
     if problem:
         raise InputError(f"{where}: {file}: {problem}")
     return {**raw, "optimizer": {**optimizer, "meta_prompt": text}}
+
+
+def _with_reward_functions(raw: Any, path: Path) -> Any:
+    """`reward.function` (and each `reward.fields.NAME.function`) of type python, resolved against the spec's
+    folder and loaded now: a file that does not import, a missing function or a wrong signature is an error
+    naming the spec's line. Other shapes are left to validation."""
+    reward = raw.get("reward") if isinstance(raw, dict) else None
+    if not isinstance(reward, dict):
+        return raw
+    places: list[tuple[tuple[str, ...], dict[str, Any]]] = [(("reward",), reward)]
+    fields = reward.get("fields")
+    if isinstance(fields, dict):
+        places += [(("reward", "fields", name), sub) for name, sub in fields.items() if isinstance(sub, dict)]
+    changed = {("reward",): dict(reward)}
+    for loc, node in places:
+        function = node.get("function")
+        if node.get("type") != "python" or not isinstance(function, str) or ":" not in function:
+            continue
+        resolved = resolve_reference(function, path.parent)
+        try:
+            load_function(resolved)
+        except ValueError as exc:
+            line = _key_lines(path).get((*loc, "function"))
+            raise InputError(f"{path}:{line}: {'.'.join(loc)}.function: {exc}" if line else
+                             f"{path}: {'.'.join(loc)}.function: {exc}") from None
+        if loc == ("reward",):
+            changed[("reward",)]["function"] = resolved
+        else:
+            target = changed[("reward",)].setdefault("fields", dict(fields))
+            target[loc[-1]] = {**node, "function": resolved}
+    return {**raw, "reward": changed[("reward",)]}
 
 
 def parse_spec(raw: Any, path: Path) -> TaskSpec:
@@ -53,12 +86,26 @@ def spec_problems(raw: Any, path: Path) -> list[str]:
         TaskSpec.model_validate(raw)
     except ValidationError as exc:
         lines = _key_lines(path)
-        return [_describe(error, path, lines) for error in exc.errors()]
+        return [_describe(error, path, lines, raw) for error in exc.errors()]
     return []
 
 
-def _describe(error: Any, path: Path, lines: dict[tuple[str | int, ...], int]) -> str:
-    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part in REWARD_TYPES))
+def _without_tags(loc: tuple[Any, ...], raw: Any) -> tuple[str | int, ...]:
+    """pydantic's error location without the tags of tagged unions (`reward.numeric.abs_tol` is written
+    `reward.abs_tol` in the file): a part is a tag where the input there has that `type`."""
+    kept: list[str | int] = []
+    node = raw
+    for part in loc:
+        if isinstance(part, str) and isinstance(node, dict) and node.get("type") == part and part not in node:
+            continue
+        kept.append(part)
+        node = node.get(part) if isinstance(node, dict) else node[part] if isinstance(node, list) and \
+            isinstance(part, int) and part < len(node) else None
+    return tuple(kept)
+
+
+def _describe(error: Any, path: Path, lines: dict[tuple[str | int, ...], int], raw: Any = None) -> str:
+    loc = _without_tags(tuple(error["loc"]), raw)
     field = ".".join(str(part) for part in loc) or "(top level)"
     line = _nearest_line(loc, lines)
     message = error["msg"].removeprefix("Value error, ")

@@ -1,4 +1,5 @@
 """How an answer is scored, as the spec declares it: the reward types and their settings (checked at load time).
+Every reward is a number in [0, 1]; exact_match, regex, contains and numeric give 0 or 1.
 
 The scoring itself lives in `opro_cli.scoring.rewards`.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .strict import StrictModel
 
@@ -48,5 +49,90 @@ class RegexReward(StrictModel):
         return self
 
 
-Reward = Annotated[ExactMatchReward | RegexReward, Field(discriminator="type")]
-REWARD_TYPES = frozenset({"exact_match", "regex"})  # the tags of the `Reward` union
+class ContainsReward(StrictModel):
+    """1 when the normalised expected value appears in the normalised answer as whole words, else 0."""
+
+    type: Literal["contains"]
+    normalize: list[Literal[NORMALIZATIONS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["strip", "lowercase", "collapse_whitespace", "strip_punctuation"]
+    )
+
+
+class NumericReward(StrictModel):
+    """1 when the answer, read as a number, is close to the expected one (as `math.isclose`: within `abs_tol`
+    or within `rel_tol` of the larger magnitude), else 0. With neither tolerance, the numbers must be equal."""
+
+    type: Literal["numeric"]
+    abs_tol: float = Field(default=0.0, ge=0)
+    rel_tol: float = Field(default=0.0, ge=0, lt=1)
+
+
+class F1Reward(StrictModel):
+    """Token-level F1 of answer and expected value after normalisation (0..1): words shared, counted with
+    multiplicity, against the lengths of both; for short answers that are partly right."""
+
+    type: Literal["f1"]
+    normalize: list[Literal[NORMALIZATIONS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["strip", "lowercase", "collapse_whitespace", "strip_punctuation"]
+    )
+
+
+class PythonReward(StrictModel):
+    """The user's own function, `path.py:name` (the path relative to the spec file): `name(answer, expected,
+    example)` returns a bool or a number in [0, 1]. It is the user's code and runs with their rights."""
+
+    type: Literal["python"]
+    function: str = Field(min_length=3, description="path/to/file.py:function_name, relative to the spec")
+
+    @field_validator("function")
+    @classmethod
+    def _file_and_name(cls, function: str) -> str:
+        path, _, name = function.rpartition(":")
+        if not path or not name.isidentifier():
+            raise ValueError(f"expected 'file.py:function_name', got {function!r}")
+        if not path.endswith(".py"):
+            raise ValueError(f"{path!r} is not a Python file (.py)")
+        return function
+
+
+FieldReward = Annotated[
+    ExactMatchReward | RegexReward | ContainsReward | NumericReward | F1Reward | PythonReward,
+    Field(discriminator="type"),
+]
+
+
+class FieldsReward(StrictModel):
+    """Several answer fields (`prompt.output` a list): each scored by its own reward (default exact_match), the
+    answer's reward their weighted mean (default weights 1). A missing or unreadable field scores 0 alone."""
+
+    type: Literal["fields"]
+    fields: dict[str, FieldReward] = Field(default_factory=dict)
+    weights: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("weights")
+    @classmethod
+    def _positive(cls, weights: dict[str, float]) -> dict[str, float]:
+        for name, weight in weights.items():
+            if weight < 0:
+                raise ValueError(f"weight of {name!r} must be >= 0")
+        if weights and not any(weights.values()):
+            raise ValueError("at least one weight must be > 0")
+        return weights
+
+
+Reward = Annotated[
+    ExactMatchReward | RegexReward | ContainsReward | NumericReward | F1Reward | FieldsReward | PythonReward,
+    Field(discriminator="type"),
+]
+REWARD_TYPES = frozenset({"exact_match", "regex", "contains", "numeric", "f1", "fields", "python"})  # the tags
+# Rewards that can give a partial score: everything downstream treats rewards as numbers in [0, 1].
+GRADED_TYPES = frozenset({"f1", "fields", "python"})
+
+
+def python_functions(reward: object) -> list[PythonReward]:
+    """Every `python` reward of a spec's reward (at the top, or for a field)."""
+    if isinstance(reward, PythonReward):
+        return [reward]
+    if isinstance(reward, FieldsReward):
+        return [r for r in reward.fields.values() if isinstance(r, PythonReward)]
+    return []

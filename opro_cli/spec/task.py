@@ -13,14 +13,26 @@ from pydantic import Field, field_validator, model_validator
 
 from .meta_template import template_problem
 from .model import CONNECTION_FIELDS, ModelConfig
-from .rewards import ExactMatchReward, Reward
+from .rewards import ExactMatchReward, FieldsReward, PythonReward, Reward
 from .strict import StrictModel
 
 
 class PromptSpec(StrictModel):
     instructions: str = Field(min_length=1, description="the seed instructions")
     input: str = Field(min_length=1, description="template over the dataset's input fields, e.g. 'Review: {review}'")
-    output: str = Field(min_length=1, description="the dataset field holding the expected answer")
+    output: str | list[str] = Field(
+        min_length=1, description="the dataset field holding the expected answer, or a list of several fields"
+    )
+
+    @field_validator("output")
+    @classmethod
+    def _distinct_names(cls, output: str | list[str]) -> str | list[str]:
+        if isinstance(output, list):
+            if len(set(output)) != len(output):
+                raise ValueError("the output fields must be distinct")
+            if any(not name for name in output):
+                raise ValueError("an output field name is empty")
+        return output
 
     @field_validator("input")
     @classmethod
@@ -39,6 +51,35 @@ class PromptSpec(StrictModel):
     def input_fields(self) -> list[str]:
         return list(dict.fromkeys(name for _, name, _, _ in string.Formatter().parse(self.input) if name))
 
+    @property
+    def output_fields(self) -> list[str]:
+        """The expected answer's fields: one, or several when `output` is a list."""
+        return list(self.output) if isinstance(self.output, list) else [self.output]
+
+    @property
+    def several(self) -> bool:
+        """Whether the answer is a JSON object of several fields (`output` given as a list)."""
+        return isinstance(self.output, list)
+
+
+class OutputType(StrictModel):
+    """The type of one answer field, for several fields (`answer.outputs`); fields not listed are text."""
+
+    type: Literal["text", "label", "integer", "number"] = "text"
+    choices: list[str] | Literal["infer"] | None = Field(
+        default=None, description="the field's closed label set, or 'infer' from the training data"
+    )
+
+    @model_validator(mode="after")
+    def _choices_need_label(self) -> OutputType:
+        if self.type == "label" and not self.choices:
+            raise ValueError("type 'label' needs 'choices' (a list, or 'infer')")
+        if self.choices and self.type != "label":
+            raise ValueError("'choices' is only for type 'label'")
+        if isinstance(self.choices, list) and len(set(self.choices)) < 2:
+            raise ValueError("'choices' needs at least two distinct labels")
+        return self
+
 
 class AnswerSpec(StrictModel):
     """What an answer is, so the call can ask for it in that shape and the parser can read it back."""
@@ -54,6 +95,9 @@ class AnswerSpec(StrictModel):
     structured: Literal["auto", "always", "never"] = Field(
         default="auto", description="ask the provider for JSON constrained by a schema (auto: where supported)"
     )
+    outputs: dict[str, OutputType] | None = Field(
+        default=None, description="with several output fields: each field's type (text when not listed)"
+    )
 
     @model_validator(mode="after")
     def _choices_need_label(self) -> AnswerSpec:
@@ -66,6 +110,9 @@ class AnswerSpec(StrictModel):
         if "answer" in self.fields:
             raise ValueError("'fields' must not contain 'answer' (it is always the last field)")
         return self
+
+
+NEW_OPTIONAL = (("answer", "outputs"),)  # keys added after specs were first written: left out of the identity when unset
 
 
 class OptimizerSpec(StrictModel):
@@ -141,6 +188,39 @@ class TaskSpec(StrictModel):
     reward: Reward = Field(default_factory=lambda: ExactMatchReward(type="exact_match"))
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _fields_reward_for_several_fields(cls, raw: Any) -> Any:
+        """With several output fields and no reward given, each field is scored by exact match."""
+        prompt = raw.get("prompt") if isinstance(raw, dict) else None
+        if isinstance(prompt, dict) and isinstance(prompt.get("output"), list) and "reward" not in raw:
+            return {**raw, "reward": {"type": "fields"}}
+        return raw
+
+    @model_validator(mode="after")
+    def _answer_fits_the_output(self) -> TaskSpec:
+        names, answer = self.prompt.output_fields, self.answer
+        if self.prompt.several:
+            if answer.type != "text" or answer.choices:
+                raise ValueError("with several output fields, type each one in answer.outputs, not answer.type")
+            if set(names) & set(answer.fields):
+                raise ValueError("answer.fields (extra fields asked before the answer) must not be output fields")
+            unknown = [name for name in answer.outputs or {} if name not in names]
+            if unknown:
+                raise ValueError(f"answer.outputs names {unknown[0]!r}, which is not one of prompt.output: {names}")
+        elif answer.outputs:
+            raise ValueError("answer.outputs is for several output fields (prompt.output as a list)")
+        if self.prompt.several and not isinstance(self.reward, (FieldsReward, PythonReward)):
+            raise ValueError(f"with several output fields the reward is 'fields' (one reward per field) or 'python', "
+                             f"not {self.reward.type!r}")
+        if isinstance(self.reward, FieldsReward):
+            if not self.prompt.several:
+                raise ValueError("reward type 'fields' needs several output fields (prompt.output as a list)")
+            for key in (*self.reward.fields, *self.reward.weights):
+                if key not in names:
+                    raise ValueError(f"reward names field {key!r}, which is not one of prompt.output: {names}")
+        return self
+
     def identity(self) -> dict[str, Any]:
         """The spec minus what cannot change a result (where and how fast the model is reached): a run
         resumed against another endpoint, timeout or concurrency is still the same run."""
@@ -149,6 +229,9 @@ class TaskSpec(StrictModel):
             for key in CONNECTION_FIELDS:
                 (dumped.get(name) or {}).pop(key, None)
         dumped["optimizer"].pop("concurrency")
+        for section, key in NEW_OPTIONAL:
+            if dumped[section].get(key) is None:
+                dumped[section].pop(key, None)
         return dumped
 
     @property
