@@ -101,7 +101,7 @@ def test_meta_prompt_file_is_read_relative_to_the_spec_and_checked(tmp_path):
     path, line = spec_with_meta_prompt(tmp_path, "prompts/meta.txt")
     assert load_error(path) == (
         f"{path}:{line}: optimizer.meta_prompt: {tmp_path / 'prompts' / 'meta.txt'}: unknown placeholder {{nope}} "
-        "(known: {task_description}, {scored_instructions}, {exemplars}; write literal braces as {{ and }})"
+        "(known: {task_description}, {scored_instructions}, {exemplars}, {scoring}; write literal braces as {{ and }})"
     )
     path, line = spec_with_meta_prompt(tmp_path, "missing.txt")
     assert load_error(path).startswith(f"{path}:{line}: optimizer.meta_prompt: {tmp_path / 'missing.txt'}: file not found")

@@ -39,7 +39,10 @@ def eval_(
     baseline: bool = typer.Option(
         False, "--baseline", help="Also score the spec's seed prompt on the same data; show the gain with a 95% paired-bootstrap interval."
     ),
-    min_score: Optional[float] = typer.Option(None, "--min-score", min=0, max=1, help="Exit 1 if the score is below this (0-1)."),
+    min_score: Optional[float] = typer.Option(None, "--min-score", min=0, max=1, help="Exit 1 if the score (the mean reward) is below this (0-1)."),
+    pass_threshold: float = typer.Option(
+        1.0, "--pass-threshold", min=0, max=1, help="An example passes (a JUnit testcase) when its reward reaches this (0-1)."
+    ),
     cache: bool = CacheOpt,
     cache_dir: Optional[Path] = CacheDirOpt,
     concurrency: Optional[int] = ConcurrencyOpt,
@@ -73,7 +76,8 @@ def eval_(
         result = evaluate(artifact, data, model=model, baseline=baseline, lm=lm, on_progress=display.update,
                           rows_near=near)
     against = result.baseline
-    report = EvalReport.build(artifact_path, artifact, data, result, min_score, against, time.perf_counter() - started)
+    report = EvalReport.build(artifact_path, artifact, data, result, min_score, against, time.perf_counter() - started,
+                              pass_threshold)
     try:
         for path, fmt in files:
             report.write(path, fmt)

@@ -4,7 +4,9 @@ The guesses, each explained in a comment of the written spec so the user can und
 - the output is the field named like an answer (label, answer, target, output, class, category, y, ...), else
   the last field; the other usable fields (plain names, a string or number on every line) form the input;
 - a few distinct, repeated outputs make a label set; outputs that are all numbers (or strings of digits, as JSON
-  data often has) make `integer` / `number`; anything else is free text;
+  data often has) make `integer` / `number` scored within a tolerance; anything else is free text, scored by
+  token F1 when answers are a few words long (`guesses`);
+- `--output-field a,b` makes an answer of several fields, each typed and scored as above (reward `fields`);
 - the model is the embedded one unless asked otherwise.
 The spec is checked as `opro validate` would before it is returned: a scaffold that does not load is a bug.
 """
@@ -12,7 +14,6 @@ The spec is checked as `opro validate` would before it is returned: a scaffold t
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 from ..data import parse_record, read_bytes
 from ..errors import InputError
+from .guesses import Guess, guess
 
 DEFAULT_MODEL = "local/smollm2"
 # Field names that usually hold the expected answer, most telling first (compared without case).
@@ -27,12 +29,9 @@ OUTPUT_NAMES = (
     "label", "answer", "target", "output", "expected", "gold", "class", "category", "y",
     "labels", "answers", "targets", "outputs", "completion", "response", "result", "solution",
 )
-MAX_LABELS = 20
 _ID_NAME = re.compile(r"(?:id|idx|uid|uuid|guid|index|key)|.*[_\-](?:id|idx|uuid)", re.IGNORECASE)
 _PLAIN = re.compile(r"[A-Za-z_][\w./-]*")
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
-_INTEGER = re.compile(r"-?\d+")
-_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 @dataclass
@@ -75,18 +74,39 @@ class _Rows:
 
 
 def scaffold(data_path: str | Path, model: str | None = None, output_field: str | None = None) -> Scaffold:
-    """Read the dataset and guess a spec; InputError (file:line) for data it cannot use."""
+    """Read the dataset and guess a spec; InputError (file:line) for data it cannot use. `output_field` may
+    name several fields, comma-separated: the answer is then a JSON object of those fields."""
     rows = _read(Path(data_path))
+    wanted = [name.strip() for name in output_field.split(",")] if output_field and "," in output_field else None
+    if wanted is not None:
+        return _several(rows, wanted, model or DEFAULT_MODEL)
     output = _pick_output(rows, output_field)
     inputs = [f for f in rows.fields.values() if f.name != output.name and _input_usable(f)]
     if not inputs:
         raise InputError(f"{rows.path}: no input field besides '{output.name}' ({_left_out_text(rows, output) or 'only one field'})")
     expected = [_as_text(v) for v in output.values]
-    answer_type, choices, why = _answer_type(output.values, expected)
+    guessed = guess(output.values, expected)
     name = _task_name(rows.path)
-    text = _render(rows, output, inputs, answer_type, choices, why, name, model or DEFAULT_MODEL, expected)
+    text = _render(rows, [output], inputs, [guessed], name, model or DEFAULT_MODEL, [expected])
     _check(text, rows.path)
-    return Scaffold(text, name, output.name, [f.name for f in inputs], answer_type, choices, len(rows.records))
+    return Scaffold(text, name, output.name, [f.name for f in inputs], guessed.answer_type, guessed.choices,
+                    len(rows.records))
+
+
+def _several(rows: _Rows, wanted: list[str], model: str) -> Scaffold:
+    """A spec whose answer is several fields, each typed and scored by what its values look like."""
+    if len(set(wanted)) != len(wanted) or not all(wanted):
+        raise InputError(f"--output-field {','.join(wanted)}: name each field once, separated by commas")
+    outputs = [_pick_output(rows, name) for name in wanted]
+    inputs = [f for f in rows.fields.values() if f.name not in wanted and _input_usable(f)]
+    if not inputs:
+        raise InputError(f"{rows.path}: no input field besides {', '.join(wanted)}")
+    expected = [[_as_text(v) for v in output.values] for output in outputs]
+    guessed = [guess(output.values, values) for output, values in zip(outputs, expected)]
+    name = _task_name(rows.path)
+    text = _render(rows, outputs, inputs, guessed, name, model, expected)
+    _check(text, rows.path)
+    return Scaffold(text, name, ", ".join(wanted), [f.name for f in inputs], "several fields", [], len(rows.records))
 
 
 def _read(path: Path) -> _Rows:
@@ -141,33 +161,6 @@ def _pick_output(rows: _Rows, wanted: str | None) -> FieldScan:
     return usable[-1]
 
 
-def _answer_type(values: list[Any], expected: list[str]) -> tuple[str, list[str], str]:
-    """(type, choices, why): label set for a few repeated values, integer/number when all are numbers."""
-    distinct = sorted(set(expected))
-    numeric = all(_is_number(v) for v in values)
-    few = 2 <= len(distinct) <= MAX_LABELS and len(distinct) * 2 <= len(expected)
-    if numeric and few and len(distinct) <= 5 and all(_INTEGER.fullmatch(e) for e in expected):
-        return "label", distinct, (
-            f"{len(distinct)} distinct whole numbers, each repeated: read as class codes, a label set. "
-            "If they are quantities, use type: integer instead."
-        )
-    if numeric:
-        if all(_INTEGER.fullmatch(e) for e in expected):
-            return "integer", [], "every output is a whole number"
-        return "number", [], "every output is a number"
-    if few:
-        return "label", distinct, f"{len(distinct)} distinct values over {len(expected)} examples: a label set"
-    return "text", [], f"{len(distinct)} distinct values over {len(expected)} examples: free text"
-
-
-def _is_number(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, (int, float)):
-        return math.isfinite(value)
-    return isinstance(value, str) and _NUMBER.fullmatch(value.strip()) is not None
-
-
 def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)  # as `opro_cli.data` reads it
 
@@ -209,27 +202,32 @@ def _q(value: str) -> str:
 
 def _render(
     rows: _Rows,
-    output: FieldScan,
+    outputs: list[FieldScan],
     inputs: list[FieldScan],
-    answer_type: str,
-    choices: list[str],
-    why: str,
+    guesses: list[Guess],
     name: str,
     model: str,
-    expected: list[str],
+    expected: list[list[str]],
 ) -> str:
     input_names = " and ".join(_words(f.name) for f in inputs)
-    goal = {
-        "label": f"answer with one of: {', '.join(choices)}",
-        "integer": f"give the {_words(output.name)} as a whole number",
-        "number": f"give the {_words(output.name)} as a number",
-        "text": f"give the {_words(output.name)}",
-    }[answer_type]
+    several = len(outputs) > 1
+    if several:
+        goal = "give the " + " and the ".join(_words(f.name) for f in outputs)
+    else:
+        words, first = _words(outputs[0].name), guesses[0]
+        goal = {
+            "label": f"answer with one of: {', '.join(first.choices)}",
+            "integer": f"give the {words} as a whole number",
+            "number": f"give the {words} as a number",
+            "text": f"give the {words}",
+        }[first.answer_type]
     instructions = f"Given the {input_names}, {goal}."
     template = "\n".join(f"{_words(f.name).capitalize()}: {{{f.name}}}" for f in inputs)
-    longest = max(len(e) for e in expected)
-    max_tokens = 16 if answer_type != "text" else min(512, max(32, longest // 2 + 16))
-    left_out = _left_out_text(rows, output)
+    lengths = [16 if g.answer_type != "text" else max(32, max(len(e) for e in values) // 2 + 16)
+               for g, values in zip(guesses, expected)]
+    max_tokens = min(512, sum(lengths) + (8 * len(outputs) if several else 0))
+    texty = any(g.answer_type == "text" for g in guesses)
+    left_out = _left_out_text(rows, outputs[0]) if not several else ""
     count = len(rows.records)
     lines = [
         f"# Written by `opro init` from {rows.path} ({count} examples).",
@@ -242,7 +240,7 @@ def _render(
         f"  name: {_q(model)}" + ("   # the embedded model: no key, no network. Try openai/gpt-4o-mini." if model == DEFAULT_MODEL
                                     else "   # provider keys come from the environment (e.g. OPENAI_API_KEY)"),
         "  temperature: 0",
-        f"  max_tokens: {max_tokens}" + ("   # from the longest answer in the data" if answer_type == "text" else ""),
+        f"  max_tokens: {max_tokens}" + ("   # from the longest answer in the data" if texty else ""),
         "# optimizer_model: openai/gpt-4o   # a stronger model to write the instructions (default: model)",
         "",
         "prompt:",
@@ -251,23 +249,24 @@ def _render(
     ]
     if left_out:
         lines.append(f"  # left out of the input: {left_out}")
-    lines += [
-        f"  output: {_q(output.name)}   # the expected answer: "
-        + ("named like one" if output.name.lower() in OUTPUT_NAMES or _named_like_output(output.name)
-           else "the last field") + " (choose another with opro init --output-field)",
-        "",
-        "answer:",
-        f"  type: {answer_type}   # {why}",
-    ]
-    if choices:
-        lines.append(f"  choices: [{', '.join(_q(c) for c in choices)}]")
-    lines += [
-        "",
-        "reward:                 # 1 when the answer equals the expected one after normalisation, else 0",
-        "  type: exact_match",
-    ]
-    if answer_type == "text":
-        lines.append("  # free text rarely matches exactly: a regex reward can compare a part (see the README)")
+    if several:
+        lines += _several_sections(outputs, guesses)
+    else:
+        output, first = outputs[0], guesses[0]
+        lines += [
+            f"  output: {_q(output.name)}   # the expected answer: "
+            + ("named like one" if output.name.lower() in OUTPUT_NAMES or _named_like_output(output.name)
+               else "the last field") + " (choose another with opro init --output-field)",
+            "",
+            "answer:",
+            f"  type: {first.answer_type}   # {first.why}",
+        ]
+        if first.choices:
+            lines.append(f"  choices: [{', '.join(_q(c) for c in first.choices)}]")
+        lines += ["", f"reward:                 # {first.reward_why}"]
+        lines += [f"  {key}: {value}" for key, value in first.reward.items()]
+        if first.answer_type == "text" and first.reward["type"] == "exact_match":
+            lines.append("  # free text rarely matches exactly: a regex reward can compare a part (see the README)")
     lines += [
         "",
         "optimizer:              # defaults; see the README for every setting",
@@ -278,6 +277,22 @@ def _render(
         "",
     ]
     return "\n".join(lines)
+
+
+def _several_sections(outputs: list[FieldScan], guesses: list[Guess]) -> list[str]:
+    """`prompt.output` as a list, each field's type under `answer.outputs`, and a `fields` reward."""
+    names = ", ".join(_q(f.name) for f in outputs)
+    lines = [f"  output: [{names}]   # several fields (from --output-field): the model answers one JSON object",
+             "", "answer:", "  outputs:               # each field's type (a field not listed is text)"]
+    for output, g in zip(outputs, guesses):
+        choices = f", choices: [{', '.join(_q(c) for c in g.choices)}]" if g.choices else ""
+        lines.append(f"    {_q(output.name)}: {{type: {g.answer_type}{choices}}}   # {g.why}")
+    lines += ["", "reward:                 # the mean of each field's reward; `weights:` can favour some", "  type: fields",
+              "  fields:"]
+    for output, g in zip(outputs, guesses):
+        settings = ", ".join(f"{key}: {value}" for key, value in g.reward.items())
+        lines.append(f"    {_q(output.name)}: {{{settings}}}   # {g.reward_why}")
+    return lines
 
 
 def _named_like_output(name: str) -> bool:

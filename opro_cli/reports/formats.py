@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..files import write_atomic_stream
 from ..scoring.evaluation import Comparison, EvalResult
 from ..scoring.prediction import Prediction
-from ..scoring.stats import CONFIDENCE, PairedDifference
+from ..scoring.stats import CONFIDENCE, PairedDifference, is_graded, mean_interval
 
 FILE_FORMATS = ("json", "junit", "jsonl")
 _SUFFIXES = {".xml": "junit", ".json": "json"}
@@ -47,8 +47,9 @@ def interval_text(difference: PairedDifference) -> str:
     return f"{points(mean)} points ({CONFIDENCE:.0%} CI {points(low)} to {points(high)})"
 
 
-def is_right(prediction: Prediction) -> bool:
-    return prediction.reward >= 1.0
+def is_right(prediction: Prediction, threshold: float = 1.0) -> bool:
+    """Whether an example passes: its reward reaches the threshold (full reward by default)."""
+    return prediction.reward >= threshold
 
 
 @dataclass
@@ -64,6 +65,7 @@ class EvalReport:
     min_score: float | None = None
     baseline: Comparison | None = None
     seconds: float = 0.0
+    pass_threshold: float = 1.0  # an example passes (JUnit) when its reward reaches this
 
     @classmethod
     def build(
@@ -75,13 +77,26 @@ class EvalReport:
         min_score: float | None = None,
         baseline: Comparison | None = None,
         seconds: float = 0.0,
+        pass_threshold: float = 1.0,
     ) -> EvalReport:
         spec = artifact.task_spec()
-        return cls(artifact_path, data, artifact.task, spec.prompt.input, result, min_score, baseline, seconds)
+        return cls(artifact_path, data, artifact.task, spec.prompt.input, result, min_score, baseline, seconds,
+                   pass_threshold)
 
     @property
     def correct(self) -> int:
+        """Answers with full reward."""
         return sum(1 for reward in self.result.rewards if reward >= 1.0)
+
+    @property
+    def passing(self) -> int:
+        """Answers whose reward reaches the pass threshold (the JUnit testcases that pass)."""
+        return sum(1 for reward in self.result.rewards if reward >= self.pass_threshold)
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The 95 % interval of the mean reward."""
+        return mean_interval(self.result.rewards)
 
     @property
     def passed(self) -> bool:
@@ -98,6 +113,10 @@ class EvalReport:
             "examples": result.examples,
             "correct": self.correct,
             "score": result.score,
+            "score_ci95": list(self.interval),
+            "graded": is_graded(result.rewards),
+            "pass_threshold": self.pass_threshold,
+            "passing": self.passing,
             "parse_failures": result.parse_failures,
             "min_score": self.min_score,
             "passed": self.passed,
@@ -134,7 +153,7 @@ class EvalReport:
         return "".join(self._junit_parts())
 
     def _junit_parts(self) -> Iterator[str]:
-        failures = self.result.examples - self.correct + (0 if self.passed else 1)
+        failures = self.result.examples - self.passing + (0 if self.passed else 1)
         tests = self.result.examples + (0 if self.min_score is None else 1)
         seconds = f"{self.seconds:.3f}"
         root = ET.Element("testsuites", name="opro eval", tests=str(tests), failures=str(failures), errors="0",
@@ -158,8 +177,8 @@ class EvalReport:
         classname = f"{self.task}.{self.data.stem}"
         for line, p in self.result.rows:
             case = ET.Element("testcase", classname=classname, name=f"{self.data.name}:{line}")
-            if not is_right(p):
-                kind = "unparseable answer" if p.answer is None else "wrong answer"
+            if not is_right(p, self.pass_threshold):
+                kind = "unparseable answer" if p.answer is None else "wrong answer" if p.reward == 0 else "partial answer"
                 failure = ET.SubElement(case, "failure", type=kind, message=_xml_text(self._failure_message(p)))
                 failure.text = _xml_text(self._failure_text(p))
             yield case

@@ -13,6 +13,7 @@ from rich.text import Text
 from ..artifact import Artifact
 from ..lm import Usage
 from ..scoring.evaluation import Comparison, EvalResult
+from ..scoring.stats import is_graded, mean_interval
 from .formats import interval_text
 from .live import pct, usage_rows
 
@@ -84,7 +85,14 @@ def eval_table(path: Path, result: EvalResult, seconds: float, baseline: Compari
     table = Table(title=f"opro eval: {path}", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("score", f"{pct(result.score)}  ({sum(result.rewards):g}/{result.examples})")
+    low, high = mean_interval(result.rewards)
+    ci = f"95% CI {pct(low)} to {pct(high)}"
+    full = sum(1 for reward in result.rewards if reward >= 1.0)
+    if is_graded(result.rewards):
+        table.add_row("score", f"{pct(result.score)} mean reward  ({ci})")
+        table.add_row("full reward", f"{full} of {result.examples} answers")
+    else:
+        table.add_row("score", f"{pct(result.score)}  ({full}/{result.examples}, {ci})")
     table.add_row("model", result.model)
     table.add_row("unparseable answers", str(result.parse_failures))
     if baseline is not None:
@@ -106,6 +114,12 @@ def compare_table(a: Path, b: Path, data: Path, comparison: Comparison, seconds:
     table.add_row(Text(f"B {b}"), Text(f"{pct(comparison.b.score)}  ({comparison.b.model})"))
     table.add_row("B - A", interval_text(comparison.difference))
     table.add_row("verdict", comparison.verdict.replace("b is", "B is"))
+    if is_graded(comparison.a.rewards) or is_graded(comparison.b.rewards):  # partial rewards: who scored higher
+        higher = [(b_reward > a_reward) - (b_reward < a_reward)
+                  for a_reward, b_reward in zip(comparison.a.rewards, comparison.b.rewards)]
+        table.add_row("B higher", str(higher.count(1)))
+        table.add_row("A higher", str(higher.count(-1)))
+        table.add_row("same reward", str(higher.count(0)))
     table.add_row("both right", str(counts.both_right))
     table.add_row("only A right", str(counts.only_a))
     table.add_row("only B right", str(counts.only_b))

@@ -15,6 +15,16 @@ import string
 from collections.abc import Sequence
 
 from ..scoring.prediction import Prediction
+from ..spec import (
+    ContainsReward,
+    ExactMatchReward,
+    F1Reward,
+    FieldsReward,
+    NumericReward,
+    PythonReward,
+    RegexReward,
+    TaskSpec,
+)
 from .state import Candidate
 
 MAX_META_CANDIDATES = 20  # as in the OPRO paper
@@ -23,6 +33,8 @@ DEFAULT_TEMPLATE = """\
 Your task is to write an instruction for a language model that maximises its score on a task.
 
 The task: {task_description}
+
+How an answer is scored: {scoring}
 
 Below are earlier instructions with their scores (0-100), in ascending order: higher is better.
 
@@ -42,9 +54,11 @@ def meta_prompt(
     input_template: str,
     exemplars: Sequence[Prediction],
     template: str | None = None,
+    scoring: str = "",
 ) -> list[dict[str, str]]:
     """The messages asking the optimizer LM for a new instruction; `template` is the spec's
-    `optimizer.meta_prompt` (already checked at load time), None for the built-in one."""
+    `optimizer.meta_prompt` (already checked at load time), None for the built-in one; `scoring` says in one
+    line how answers are scored (`scoring_line`)."""
     best_by_text: dict[str, float] = {}
     for candidate in candidates:
         text = candidate.prompt.instructions.strip()
@@ -52,6 +66,7 @@ def meta_prompt(
     ranked = sorted(best_by_text.items(), key=lambda item: item[1])[-MAX_META_CANDIDATES:]
     values = {
         "task_description": description.strip(),
+        "scoring": scoring,
         "scored_instructions": "\n\n".join(f"text:\n{text}\nscore:\n{round(score * 100)}" for text, score in ranked),
         "exemplars": "\n\n".join(
             f"input:\n{input_template.format_map(p.inputs)}\noutput:\n{p.expected}" for p in exemplars
@@ -80,3 +95,35 @@ def parse_proposal(text: str, max_chars: int) -> str | None:
     if len(instruction) < 8 or len(instruction) > max_chars or "<INS>" in instruction.upper():
         return None
     return instruction
+
+
+def scoring_line(spec: TaskSpec) -> str:
+    """How an answer is scored, in one line for the optimizer model: what earns the score shown beside each
+    instruction (a 0-100 mean of per-example rewards)."""
+    reward = spec.reward
+    if isinstance(reward, FieldsReward):
+        parts = [f"{name}: {_reward_words(reward.fields.get(name, ExactMatchReward(type='exact_match')))}"
+                 for name in spec.prompt.output_fields]
+        weighted = " (weighted)" if reward.weights else ""
+        return (f"the answer is a JSON object with the fields {', '.join(spec.prompt.output_fields)}; its score is "
+                f"the mean{weighted} of each field's score: " + "; ".join(parts) + ".")
+    return f"{_reward_words(reward)}."
+
+
+def _reward_words(reward: object) -> str:
+    if isinstance(reward, ExactMatchReward):
+        return "1 when the answer equals the expected output (ignoring case, spacing and outer punctuation), else 0"
+    if isinstance(reward, RegexReward):
+        return f"1 when the answer matches the pattern {reward.pattern}, else 0"
+    if isinstance(reward, ContainsReward):
+        return "1 when the answer contains the expected output as whole words, else 0"
+    if isinstance(reward, NumericReward):
+        tolerance = " or ".join(t for t in (f"{reward.abs_tol:g}" if reward.abs_tol else "",
+                                            f"{reward.rel_tol:.0%}" if reward.rel_tol else "") if t)
+        close = f"is within {tolerance} of" if tolerance else "equals"
+        return f"1 when the number in the answer {close} the expected number, else 0"
+    if isinstance(reward, F1Reward):
+        return "the share of words the answer and the expected output have in common (F1, from 0 to 1)"
+    if isinstance(reward, PythonReward):
+        return "by the user's own scoring function, from 0 to 1"
+    return "from 0 to 1"

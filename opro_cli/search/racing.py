@@ -21,6 +21,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ..scoring.stats import wilson_interval  # noqa: F401  (the interval of a score; kept importable here)
+
 Rewards = Mapping[int, float]
 ALPHA = 0.05  # one-sided: a challenger must beat the seed prompt at this level on the whole pool ...
 EARLY_ALPHA = 0.01  # ... or at this stricter one on a partial rung (a clear winner needs no more calls).
@@ -196,16 +198,6 @@ def standing(
         return (-rung, -rank_score(rewards[name], examples, settled), order)
 
     return [name for _, name in sorted(enumerate(rewards), key=key)]
-
-
-def wilson_interval(successes: float, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """95 % interval of a success rate from n 0/1 outcomes; sound at 0 % and 100 % and for small n."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def pooled_verdict(pairs: list[tuple[dict[int, float], dict[int, float]]], alpha: float) -> int:

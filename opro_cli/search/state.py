@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..scoring.prediction import Prediction, inputs_key
 from ..scoring.prompt import Prompt
-from .racing import ALPHA, paired, wilson_interval
+from ..scoring.stats import mean_interval
+from .racing import ALPHA, paired
 
 
 class Entry(BaseModel):
@@ -44,7 +45,7 @@ class Entry(BaseModel):
         return sum(self.rewards.values()) / len(self.rewards) if self.rewards else 0.0
 
     def interval(self) -> tuple[float, float]:
-        return wilson_interval(sum(self.rewards.values()), len(self.rewards))
+        return mean_interval(list(self.rewards.values()))
 
 
 class Candidate(BaseModel):

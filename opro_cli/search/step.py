@@ -8,7 +8,7 @@ from ..scoring.prediction import Prediction, inputs_key
 from ..scoring.runner import gather_all
 from .candidates import add_entries, drop_unscreened, live_modes, proposals_exhausted
 from .context import SearchContext
-from .meta_prompt import meta_prompt, parse_proposal
+from .meta_prompt import meta_prompt, parse_proposal, scoring_line
 from .racing import screening_examples
 from .screening import promote, screen
 from .shots import draw_shot_sets, live_shot_counts
@@ -95,7 +95,8 @@ async def propose(ctx: SearchContext, state: OptimizerState, exemplars: list[Pre
     if settings.candidates == 0 or proposals_exhausted(state.history, settings.proposal_patience):
         return []
     scored = [e for e in state.entries.values() if len(e.rewards) >= ctx.plan.minibatch]
-    messages = meta_prompt(scored, ctx.spec.description, ctx.spec.prompt.input, exemplars, settings.meta_prompt)
+    messages = meta_prompt(scored, ctx.spec.description, ctx.spec.prompt.input, exemplars, settings.meta_prompt,
+                           scoring_line(ctx.spec))
     proposer = ctx.spec.proposer
     if proposer.max_tokens is None:
         proposer = proposer.model_copy(update={"max_tokens": DEFAULT_PROPOSAL_TOKENS})

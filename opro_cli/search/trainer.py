@@ -27,7 +27,7 @@ from ..spec import TaskSpec
 from . import checkpoint
 from .candidates import proposals_exhausted
 from .context import SearchContext
-from .meta_prompt import meta_prompt
+from .meta_prompt import meta_prompt, scoring_line
 from .plan import Estimate, Plan, estimate
 from .split import Split
 from .state import OptimizerState, final_choice, initial_state
@@ -118,7 +118,8 @@ class Trainer:
         call = render_messages(typical, train[-1].inputs, self.spec.prompt.input, self.runner.fmt)
         seed = initial_state(typical, self.modes[0]).seed
         exemplars = [labelled(e) for e in train[: settings.meta_examples]]
-        proposal = meta_prompt([seed], self.spec.description, self.spec.prompt.input, exemplars, settings.meta_prompt)
+        proposal = meta_prompt([seed], self.spec.description, self.spec.prompt.input, exemplars, settings.meta_prompt,
+                               scoring_line(self.spec))
         return estimate(self.plan, self.spec, call, proposal, DEFAULT_PROPOSAL_TOKENS)
 
     def best_so_far(self) -> OptimizerState | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import string
 
-PLACEHOLDERS = ("task_description", "scored_instructions", "exemplars")
+PLACEHOLDERS = ("task_description", "scored_instructions", "exemplars", "scoring")
 REQUIRED_PLACEHOLDER = "scored_instructions"
 
 
