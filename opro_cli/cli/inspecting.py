@@ -17,7 +17,7 @@ def init(
     output: Path = typer.Option(Path("task.yaml"), "--output", "-o", help="Where to write the spec; never overwritten."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="The litellm model to prompt (default: the embedded local/smollm2)."),
     output_field: Optional[str] = typer.Option(
-        None, "--output-field", help="The field holding the expected answer (default: one named like label/answer/target/..., else the last)."
+        None, "--output-field", help="The field holding the expected answer (default: one named like label/answer/target/..., else the last); a,b for several fields."
     ),
 ) -> None:
     """Write a commented task spec guessed from a dataset: output field, input template, answer type, model."""
