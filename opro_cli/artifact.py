@@ -65,7 +65,8 @@ class SeedComparison(BaseModel):
 
 class Scores(BaseModel):
     """Validation scores; the best prompt's is over the whole pool (all but its own shots), with its 95 %
-    interval, and `best_vs_seed` counts the examples where exactly one of the two prompts was right."""
+    interval, and `best_vs_seed` counts the examples where one of the two prompts scored higher (for 0/1 rewards:
+    where exactly one was right)."""
 
     seed_validation: float
     best_validation: float

@@ -4,6 +4,7 @@ seed prompt on the same data and the paired comparison."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from .. import event_loop
@@ -50,6 +51,8 @@ def evaluate_prompt(
         answers = {e.expected for e in data.examples} if isinstance(data, Dataset) else data.answers
         choices = list(fmt_source.answer_format.choices) if fmt_source else sorted(answers)
         fmt = resolve_format(spec, target, choices)
+        if fmt_source is not None and fmt_source.answer_format.outputs:  # the fields' label sets as optimised
+            fmt = replace(fmt_source.format(seed=seed_format), structured=fmt.structured)
     lm = lm or (options or CallOptions()).make_lm(spec.optimizer.concurrency)
     runner = TaskRunner(spec, target, fmt, lm)
     examples: Iterable[Example] = data.examples if isinstance(data, Dataset) else iter_examples(data.path, spec)

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..artifact import Artifact
+from ..spec import GRADED_TYPES
 from ..search.state import Candidate, StepRecord
 from .live import pct
 
@@ -113,8 +114,14 @@ def confidence_lines(artifact: Artifact) -> list[str]:
     if scores.best_vs_seed is not None and scores.best_vs_seed.examples:
         versus = scores.best_vs_seed
         if versus.best_only or versus.seed_only:
-            lines.append(f"against the seed prompt on the same {versus.examples} examples: {versus.best_only} right only "
-                         f"with the best prompt, {versus.seed_only} only with the seed (sign test p = {versus.p_value:.2g})")
+            if artifact.task_spec().reward.type in GRADED_TYPES:  # partial rewards: which prompt scored higher
+                lines.append(f"against the seed prompt on the same {versus.examples} examples: the best prompt scored "
+                             f"higher on {versus.best_only}, the seed on {versus.seed_only} "
+                             f"(sign test p = {versus.p_value:.2g})")
+            else:
+                lines.append(f"against the seed prompt on the same {versus.examples} examples: {versus.best_only} "
+                             f"right only with the best prompt, {versus.seed_only} only with the seed "
+                             f"(sign test p = {versus.p_value:.2g})")
         else:
             lines.append("the best prompt is the seed prompt: no candidate beat it in a paired test")
     if scores.screened is not None:
