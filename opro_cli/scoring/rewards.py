@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserCodeError
+from ..errors import InputError, UserCodeError
 from ..spec import (
     ContainsReward,
     ExactMatchReward,
@@ -165,7 +165,10 @@ def _object(text: str) -> dict[str, str]:
 
 def _python(reward: PythonReward, several: bool) -> Score:
     """The user's function on (parsed answer, expected, the data row); its value checked every time."""
-    function = load_function(reward.function)
+    try:  # checked when the spec was read; an artifact's may have moved or changed since
+        function = load_function(reward.function)
+    except ValueError as exc:
+        raise InputError(f"reward function {reward.function}: {exc}") from None
     reference = reward.function
 
     def score(answer: str | None, expected: str, example: Any) -> float:
