@@ -75,6 +75,7 @@ class LM:
         self._endpoints: dict[tuple[Any, ...], Endpoint] = {}
         self._room = asyncio.Condition()  # notified whenever an endpoint may have room again
         self._turns: dict[int, asyncio.Lock] = {}  # per pool: whose turn it is to wait for room
+        self.batch_answers: dict[str, dict[str, Any]] = {}  # answers a provider batch returned, by cache key
 
     async def complete(
         self,
@@ -85,14 +86,10 @@ class LM:
         seed: int | None = None,
         temperature: float | None = None,
     ) -> Completion:
-        params = model.answer_params()
-        if temperature is not None:
-            params["temperature"] = temperature
-        if seed is not None:
-            params["seed"] = seed
-        if response_format is not None:
-            params["response_format"] = response_format
-        key = cache_key(model.name, messages, params)
+        key, params = call_key(model, messages, response_format=response_format, seed=seed, temperature=temperature)
+        if self.batch_answers and (answer := self.batch_answers.get(key)) is not None:
+            self.usage.batch_answers += 1  # its tokens and cost were counted when the batch's results came
+            return Completion(answer["text"], answer["prompt_tokens"], answer["completion_tokens"], 0.0, cached=True)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.usage.cached_calls += 1
             return Completion(hit["text"], hit["prompt_tokens"], hit["completion_tokens"], 0.0, cached=True)
@@ -280,6 +277,25 @@ class LM:
             return min(asked, self.retry.max_delay)
         ceiling = min(self.retry.max_delay, self.retry.base_delay * 2**attempt)
         return self._jitter.uniform(ceiling / 2, ceiling)
+
+
+def call_key(
+    model: ModelConfig,
+    messages: list[dict[str, str]],
+    *,
+    response_format: dict[str, Any] | None = None,
+    seed: int | None = None,
+    temperature: float | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The cache key of a call and the params that change its answer: one rule for live calls and batch lines."""
+    params = model.answer_params()
+    if temperature is not None:
+        params["temperature"] = temperature
+    if seed is not None:
+        params["seed"] = seed
+    if response_format is not None:
+        params["response_format"] = response_format
+    return cache_key(model.name, messages, params), params
 
 
 def _import_litellm() -> Any:
