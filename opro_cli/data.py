@@ -95,7 +95,8 @@ def _scan(path: Path, spec: TaskSpec) -> tuple[list[Example], list[str], str]:
 
 def _examples(path: Path, spec: TaskSpec, digest: Any, problems: list[str] | None) -> Iterator[Example]:
     """Parse line by line, hashing the bytes; a bad line goes to `problems`, or raises when that is None."""
-    needed = [*spec.prompt.input_fields, spec.prompt.output]
+    fields = spec.prompt.input_fields  # parsed from the template once per file, not once per line
+    needed = [*fields, spec.prompt.output]
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -112,7 +113,7 @@ def _examples(path: Path, spec: TaskSpec, digest: Any, problems: list[str] | Non
                     raise InputError(f"{path}:{number}: {problem}")
                 problems.append(f"{path}:{number}: {problem}")
                 continue
-            inputs = {name: _as_text(record[name]) for name in spec.prompt.input_fields}
+            inputs = {name: _as_text(record[name]) for name in fields}
             yield Example(number, inputs, _as_text(record[spec.prompt.output]))
 
 
