@@ -207,3 +207,30 @@ def test_dry_run_plans_the_batch_beside_the_live_calls_and_sends_nothing(tmp_pat
     assert plan["bytes"] > 0 and plan["prompt_tokens"] > 0 and server.requests == 0
     table = opro("eval", task.artifact, "--data", task.test, "--dry-run", "--baseline").text
     assert "60 (0 in the cache, 60 distinct calls to make)" in table and "--batch" in table
+
+
+def test_the_nightly_recipe_of_docs_ci_submits_then_collects(tmp_path, batch_server, monkeypatch):
+    """docs/ci.md's two-job gate, its `opro` lines read from the page and run in order (the shell's $VARs aside)."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    import yaml
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "ci.md").read_text(encoding="utf-8")
+    workflow = page.split("## A nightly gate through a provider batch", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    yaml.safe_load(workflow)
+    submit, collect = re.findall(r"^\s*run: (opro .+)$", workflow, re.MULTILINE)
+    server = batch_server(steps=4)
+    (tmp_path / "task").mkdir()
+    task = setup(tmp_path / "task", server)
+    (tmp_path / "prompt").mkdir()
+    task.artifact.rename(tmp_path / "prompt" / "best.json")
+    task.test.rename(tmp_path / "prompt" / "nightly.jsonl")
+    monkeypatch.chdir(tmp_path)
+    first = opro(*shlex.split(submit)[1:])
+    assert first.stdout.startswith("batch_1 ") and server.batches_created == 1
+    second = opro(*shlex.split(collect)[1:])
+    assert (server.batches_created, server.served) == (1, 0) and (tmp_path / "results.xml").exists()
+    assert "30 from the batch, 0 from the cache, 0 live" in second.text  # and the gate passed (exit 0)
+    assert not (tmp_path / ".opro-cache" / "nightly.batch.json").exists()
