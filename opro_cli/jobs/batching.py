@@ -20,7 +20,7 @@ from ..lm import LM
 from ..lm.batch import Limits, batch_cost, batch_provider, request_line, split_files
 from ..lm.batch_run import BatchOptions, BatchOutcome, BatchPlan, BatchRun, Waiting, fingerprint
 from ..lm.cache import default_cache_dir
-from ..lm.calls import call_key
+from ..lm.cache import call_key
 from ..scoring.prompt import Prompt
 from ..scoring.runner import TaskRunner
 from .comparing import CompareJob

@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import BudgetExhausted, ProviderError
 from ..spec import ModelConfig
 from .accounting import Budget, Completion, RetryPolicy, Usage
-from .cache import ResponseCache, cache_key
+from .cache import ResponseCache, call_key
 from .provider_errors import ProviderUnavailable, describe, is_transient, refusal, retry_after
 from .concurrency import RPM_WINDOW
 from .routing import Endpoint, Pool, build_pool, key_from_env
@@ -277,25 +277,6 @@ class LM:
             return min(asked, self.retry.max_delay)
         ceiling = min(self.retry.max_delay, self.retry.base_delay * 2**attempt)
         return self._jitter.uniform(ceiling / 2, ceiling)
-
-
-def call_key(
-    model: ModelConfig,
-    messages: list[dict[str, str]],
-    *,
-    response_format: dict[str, Any] | None = None,
-    seed: int | None = None,
-    temperature: float | None = None,
-) -> tuple[str, dict[str, Any]]:
-    """The cache key of a call and the params that change its answer: one rule for live calls and batch lines."""
-    params = model.answer_params()
-    if temperature is not None:
-        params["temperature"] = temperature
-    if seed is not None:
-        params["seed"] = seed
-    if response_format is not None:
-        params["response_format"] = response_format
-    return cache_key(model.name, messages, params), params
 
 
 def _import_litellm() -> Any:
