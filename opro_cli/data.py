@@ -99,7 +99,8 @@ def _scan(path: Path, spec: TaskSpec) -> tuple[list[Example], list[str], str]:
 
 def _examples(path: Path, spec: TaskSpec, digest: Any, problems: list[str] | None) -> Iterator[Example]:
     """Parse line by line, hashing the bytes; a bad line goes to `problems`, or raises when that is None."""
-    needed = [*spec.prompt.input_fields, *spec.prompt.output_fields]
+    fields = spec.prompt.input_fields  # parsed from the template once per file, not once per line
+    needed = [*fields, *spec.prompt.output_fields]
     outputs = spec.prompt.output_fields if spec.prompt.several else None
     numeric = numeric_fields(spec)
     try:
@@ -118,7 +119,7 @@ def _examples(path: Path, spec: TaskSpec, digest: Any, problems: list[str] | Non
                     raise InputError(f"{path}:{number}: {problem}")
                 problems.append(f"{path}:{number}: {problem}")
                 continue
-            inputs = {name: _as_text(record[name]) for name in spec.prompt.input_fields}
+            inputs = {name: _as_text(record[name]) for name in fields}
             if outputs is None:
                 expected = _as_text(record[spec.prompt.output_fields[0]])
             else:

@@ -254,6 +254,8 @@ class _Handler(BaseHTTPRequestHandler):
 class FaultServer:
     """OpenAI-compatible toy-model server with deterministic fault injection; see the module docstring."""
 
+    handler_class: type[BaseHTTPRequestHandler] = _Handler  # batch_server.py adds the files and batches endpoints
+
     def __init__(
         self,
         fault_rate: float = 0.0,
@@ -406,7 +408,7 @@ class FaultServer:
         if self._httpd is not None:
             return self
         self._stopping.clear()
-        httpd = _Server((self.host, self._requested_port), _Handler)
+        httpd = _Server((self.host, self._requested_port), self.handler_class)
         httpd.owner = self
         self._httpd = httpd
         self._thread = threading.Thread(

@@ -1,7 +1,7 @@
 """The `opro` command: a thin shell over the jobs. Each command parses its flags, calls a job and prints what it
 returns (`opro_cli.reports`); user errors become one line and an exit code (`shell.user_errors`).
 
-Modules: `shell` (the app, consoles, shared options), `optimizing` (`opro optimize`), `evaluating` (`opro eval`,
+Modules: `shell` (the app, consoles, shared options), `optimizing` (`opro optimize`), `batching` (the `--batch` phase and dry run of eval and compare), `evaluating` (`opro eval`,
 `opro compare`), `inspecting` (`opro init`, `opro validate`, `opro report`). May import anything of opro_cli,
 inside the commands (so `opro --help` starts fast); nothing imports the CLI.
 """

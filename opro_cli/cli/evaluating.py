@@ -10,7 +10,24 @@ from typing import Any, Optional
 
 import typer
 
-from .shell import CacheDirOpt, CacheOpt, ConcurrencyOpt, QuietOpt, RetriesOpt, call_options, consoles, user_errors
+from .batching import batch_phase, print_plan
+from .shell import (
+    BatchCancelOpt,
+    BatchOpt,
+    BatchRetryOpt,
+    BatchStateOpt,
+    CacheDirOpt,
+    CacheOpt,
+    ConcurrencyOpt,
+    DryRunOpt,
+    NoWaitOpt,
+    QuietOpt,
+    RetriesOpt,
+    batch_options,
+    call_options,
+    consoles,
+    user_errors,
+)
 
 
 class ResultFormat(str, Enum):
@@ -48,6 +65,12 @@ def eval_(
     concurrency: Optional[int] = ConcurrencyOpt,
     retries: int = RetriesOpt,
     quiet: bool = QuietOpt,
+    batch: bool = BatchOpt,
+    batch_state: Optional[Path] = BatchStateOpt,
+    batch_cancel: bool = BatchCancelOpt,
+    no_wait: bool = NoWaitOpt,
+    batch_retry: str = BatchRetryOpt,
+    dry_run: bool = DryRunOpt,
 ) -> None:
     """Score an artifact's prompt on held-out data (exit 1 below --min-score)."""
     from ..artifact import load_artifact
@@ -67,11 +90,24 @@ def eval_(
         raise InputError("--format jsonl is for files: add -o FILE")
     for path, _ in files:
         check_writable(path, "results file")
+    near = files[0][0] if files else None  # results go to disk as they come, next to the first -o file
+    batching = batch_options(batch, batch_state, batch_cancel, no_wait, batch_retry, near)
     artifact = load_artifact(artifact_path)
     lm = call_options(cache, cache_dir, concurrency, retries).make_lm(artifact.task_spec().optimizer.concurrency)
     started = time.perf_counter()
     machine = json_summary or to_stdout is not None
-    near = files[0][0] if files else None  # results go to disk as they come, next to the first -o file
+    outcome = None
+    if batching is not None or dry_run:
+        from ..data import scan_dataset
+        from ..jobs.batching import eval_runs, plan_batch
+
+        dataset = scan_dataset(data, artifact.task_spec())  # every line checked before anything is uploaded
+        runs = eval_runs(artifact, dataset, model, lm, baseline)
+        if dry_run:
+            return print_plan(plan_batch(lm, runs), json_summary)
+        outcome = batch_phase(lm, runs, batching, cache_dir, f"evaluating {artifact_path.name}", quiet or machine)
+        if outcome is None:
+            return
     with Display(consoles.out, lm.usage, f"evaluating {artifact_path.name}", quiet or machine, lm.concurrency_text) as display:
         result = evaluate(artifact, data, model=model, baseline=baseline, lm=lm, on_progress=display.update,
                           rows_near=near)
@@ -90,7 +126,7 @@ def eval_(
         elif to_stdout == "junit":
             typer.echo(report.junit(), nl=False)
         else:
-            consoles.out.print(eval_table(artifact_path, result, report.seconds, against))
+            consoles.out.print(eval_table(artifact_path, result, report.seconds, against, outcome))
     finally:
         result.rows.close()
         if against is not None:
@@ -115,6 +151,12 @@ def compare(
     concurrency: Optional[int] = ConcurrencyOpt,
     retries: int = RetriesOpt,
     quiet: bool = QuietOpt,
+    batch: bool = BatchOpt,
+    batch_state: Optional[Path] = BatchStateOpt,
+    batch_cancel: bool = BatchCancelOpt,
+    no_wait: bool = NoWaitOpt,
+    batch_retry: str = BatchRetryOpt,
+    dry_run: bool = DryRunOpt,
 ) -> None:
     """Score two artifacts' prompts on the same data: per-example agreement and the paired 95% interval of B - A."""
     from ..errors import QualityGateError
@@ -124,8 +166,19 @@ def compare(
     from ..reports.live import Display
     from ..reports.summaries import compare_table
 
+    batching = batch_options(batch, batch_state, batch_cancel, no_wait, batch_retry, None)
     job = CompareJob(a, b, data, call_options(cache, cache_dir, concurrency, retries), model)
     started = time.perf_counter()
+    outcome = None
+    if batching is not None or dry_run:
+        from ..jobs.batching import compare_runs, plan_batch
+
+        if dry_run:
+            return print_plan(plan_batch(job.lm, compare_runs(job)), json_summary)
+        outcome = batch_phase(job.lm, compare_runs(job), batching, cache_dir, f"comparing {a.name} and {b.name}",
+                              quiet or json_summary)
+        if outcome is None:
+            return
     progress = Progress(phase="comparing", step=0, total_steps=0, epoch=0, total=job.total)
     with Display(consoles.out, job.lm.usage, f"comparing {a.name} and {b.name}", quiet or json_summary, job.lm.concurrency_text) as display:
         display.update(progress)
@@ -138,6 +191,6 @@ def compare(
     if json_summary:
         typer.echo(json.dumps(compare_summary(comparison, a, b, data, seconds)))
     else:
-        consoles.out.print(compare_table(a, b, data, comparison, seconds))
+        consoles.out.print(compare_table(a, b, data, comparison, seconds, outcome))
     if fail_if_worse and comparison.difference.worse:
         raise QualityGateError(f"{b} is worse than {a}: {interval_text(comparison.difference)}")

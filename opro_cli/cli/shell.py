@@ -90,6 +90,60 @@ QuietOpt = typer.Option(
 )
 
 
+BatchOpt = typer.Option(
+    False, "--batch", help="Send the calls not in the cache as one provider batch (about half the price; minutes to "
+    "hours): for large evaluations that are not urgent. openai/, azure/, hosted_vllm/, litellm_proxy/ models.",
+)
+BatchStateOpt = typer.Option(
+    None, "--batch-state", metavar="FILE",
+    help="Where the batch ids are kept (default: next to the first -o, else in the cache directory).",
+)
+BatchCancelOpt = typer.Option(False, "--batch-cancel", help="Cancel the batch the state file names, and forget it.")
+NoWaitOpt = typer.Option(False, "--no-wait", help="With --batch: submit, print the batch id and exit 0; run again to collect.")
+BatchRetryOpt = typer.Option(
+    "live", "--batch-retry", metavar="live|batch",
+    help="Requests the batch reports failed or expired: retried as live calls (default) or in a follow-up batch.",
+)
+DryRunOpt = typer.Option(False, "--dry-run", help="Show the calls it would make, as a batch and live, with their cost; call nothing.")
+
+
+def batch_options(batch: bool, state: Optional[Path], cancel: bool, no_wait: bool, retry: str, near: Optional[Path]) -> Any:
+    """The --batch flags as BatchOptions (None without --batch); a flag that needs --batch fails without it."""
+    from ..errors import InputError
+
+    if not batch:
+        given = [flag for flag, on in (("--batch-state", state is not None), ("--batch-cancel", cancel),
+                                       ("--no-wait", no_wait), ("--batch-retry", retry != "live")) if on]
+        if given:
+            raise InputError(f"{given[0]} needs --batch")
+        return None
+    if retry not in ("live", "batch"):
+        raise InputError(f"--batch-retry {retry!r}: expected live or batch")
+    from ..lm.batch_run import BatchOptions
+
+    if state is None and near is not None:
+        state = near.with_name(near.name + ".batch.json")
+    return BatchOptions(state=state, wait=not no_wait, cancel=cancel, retry=retry, **_poll_from_env())
+
+
+def _poll_from_env() -> dict[str, float]:
+    """$OPRO_BATCH_POLL (seconds, the first wait between status polls; tests shorten it)."""
+    import os
+
+    raw = os.environ.get("OPRO_BATCH_POLL")
+    if raw is None:
+        return {}
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        from ..errors import InputError
+
+        raise InputError(f"OPRO_BATCH_POLL={raw!r}: expected seconds between 0 and 3600")
+    return {"poll": value, "poll_max": max(value, min(60.0, value * 10))}
+
+
 def call_options(cache: bool, cache_dir: Optional[Path], concurrency: Optional[int], retries: int, **budget: Any) -> Any:
     from ..jobs import CallOptions
 

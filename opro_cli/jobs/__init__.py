@@ -1,6 +1,7 @@
 """The jobs behind the commands, usable without the CLI: optimise a spec (`optimizing`), evaluate an artifact's
 prompt (`evaluating`), compare two (`comparing`), check a spec and its data (`validating`), write a spec from a
-dataset (`scaffold`); `options` says how their LM calls are made. `optimize` and `evaluate` are the Python API
+dataset (`scaffold`), send an evaluation's calls as a provider batch (`batching`); `options` says how their LM
+calls are made. `optimize` and `evaluate` are the Python API
 (`from opro_cli import optimize, evaluate, CallOptions`).
 
 May import everything below it: `opro_cli.search`, `opro_cli.scoring`, `opro_cli.lm`, `opro_cli.artifact`,

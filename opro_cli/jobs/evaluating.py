@@ -44,18 +44,9 @@ def evaluate_prompt(
     whose format (schema or not) is resolved afresh. `seed_format` takes the format the artifact's seed prompt
     was scored with (for baselines)."""
     data = data_path if isinstance(data_path, (Dataset, DataSummary)) else scan_dataset(data_path, spec)
-    target = spec.model if model is None else ModelConfig.model_validate({**spec.model.model_dump(), "name": model})
-    if fmt_source is not None and model is None:
-        fmt = fmt_source.format(seed=seed_format)
-    else:
-        answers = {e.expected for e in data.examples} if isinstance(data, Dataset) else data.answers
-        choices = list(fmt_source.answer_format.choices) if fmt_source else sorted(answers)
-        fmt = resolve_format(spec, target, choices)
-        if fmt_source is not None and fmt_source.answer_format.outputs:  # the fields' label sets as optimised
-            fmt = replace(fmt_source.format(seed=seed_format), structured=fmt.structured)
     lm = lm or (options or CallOptions()).make_lm(spec.optimizer.concurrency)
-    runner = TaskRunner(spec, target, fmt, lm)
-    examples: Iterable[Example] = data.examples if isinstance(data, Dataset) else iter_examples(data.path, spec)
+    runner = prompt_runner(spec, data, fmt_source, model, lm, seed_format)
+    examples = examples_of(data, spec)
     rows = ResultRows(rows_near)
 
     async def run() -> None:
@@ -69,7 +60,34 @@ def evaluate_prompt(
     except BaseException:
         rows.close()
         raise
-    return EvalResult(sum(rows.rewards) / len(rows), rows, lm.usage, target.name)
+    return EvalResult(sum(rows.rewards) / len(rows), rows, lm.usage, runner.model.name)
+
+
+def prompt_runner(
+    spec: TaskSpec,
+    data: Dataset | DataSummary,
+    fmt_source: Artifact | None,
+    model: str | None,
+    lm: LM,
+    seed_format: bool = False,
+) -> TaskRunner:
+    """The runner of an evaluation: the target model and the answer format it is asked in (see
+    `evaluate_prompt`); shared with the batch phase, so both ask exactly the same calls."""
+    target = spec.model if model is None else ModelConfig.model_validate({**spec.model.model_dump(), "name": model})
+    if fmt_source is not None and model is None:
+        fmt = fmt_source.format(seed=seed_format)
+    else:
+        answers = {e.expected for e in data.examples} if isinstance(data, Dataset) else data.answers
+        choices = list(fmt_source.answer_format.choices) if fmt_source else sorted(answers)
+        fmt = resolve_format(spec, target, choices)
+        if fmt_source is not None and fmt_source.answer_format.outputs:  # the fields' label sets as optimised
+            fmt = replace(fmt_source.format(seed=seed_format), structured=fmt.structured)
+    return TaskRunner(spec, target, fmt, lm)
+
+
+def examples_of(data: Dataset | DataSummary, spec: TaskSpec) -> Iterable[Example]:
+    """A data set's examples: from memory, or read again from its (checked) file."""
+    return data.examples if isinstance(data, Dataset) else iter_examples(data.path, spec)
 
 
 def seed_prompt(artifact: Artifact) -> Prompt:
@@ -92,7 +110,7 @@ def score_baseline(
 
 def evaluate(
     artifact: str | Path | Artifact,
-    data: str | Path,
+    data: str | Path | DataSummary,
     *,
     model: str | None = None,
     baseline: bool = False,
@@ -108,7 +126,7 @@ def evaluate(
     `result.rows`, or `result.predictions` to read them all back), so any size of data runs in flat memory."""
     loaded = artifact if isinstance(artifact, Artifact) else load_artifact(artifact)
     spec = loaded.task_spec()
-    dataset = scan_dataset(data, spec)  # checked whole now, read again as the calls need it
+    dataset = data if isinstance(data, DataSummary) else scan_dataset(data, spec)  # checked whole now, read again later
     lm = lm or (options or CallOptions()).make_lm(spec.optimizer.concurrency)
     progress = Progress(phase="evaluating", step=0, total_steps=0, epoch=0, total=dataset.examples * (1 + baseline))
     report = on_progress or (lambda progress: None)

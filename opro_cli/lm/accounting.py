@@ -29,6 +29,8 @@ class Usage:
     completion_tokens: int = 0
     cost: float = 0.0
     lm_seconds: float = 0.0  # wall time with at least one call in flight, to tell framework overhead apart
+    batch_requests: int = 0  # requests sent in provider batches (follow-up batches included)
+    batch_answers: int = 0  # answers scored from a provider batch (as `cached_calls` counts the cache's)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

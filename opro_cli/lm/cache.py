@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..spec import ModelConfig
 
 SCHEMA_VERSION = 1
 
@@ -31,6 +32,25 @@ def cache_key(model: str, messages: list[dict[str, str]], params: dict[str, Any]
         separators=(",", ":"),
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def call_key(
+    model: ModelConfig,
+    messages: list[dict[str, str]],
+    *,
+    response_format: dict[str, Any] | None = None,
+    seed: int | None = None,
+    temperature: float | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The cache key of a call and the params that change its answer: one rule for live calls and batch lines."""
+    params = model.answer_params()
+    if temperature is not None:
+        params["temperature"] = temperature
+    if seed is not None:
+        params["seed"] = seed
+    if response_format is not None:
+        params["response_format"] = response_format
+    return cache_key(model.name, messages, params), params
 
 
 class ResponseCache:

@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import BudgetExhausted, ProviderError
 from ..spec import ModelConfig
 from .accounting import Budget, Completion, RetryPolicy, Usage
-from .cache import ResponseCache, cache_key
+from .cache import ResponseCache, call_key
 from .provider_errors import ProviderUnavailable, describe, is_transient, refusal, retry_after
 from .concurrency import RPM_WINDOW
 from .routing import Endpoint, Pool, build_pool, key_from_env
@@ -75,6 +75,7 @@ class LM:
         self._endpoints: dict[tuple[Any, ...], Endpoint] = {}
         self._room = asyncio.Condition()  # notified whenever an endpoint may have room again
         self._turns: dict[int, asyncio.Lock] = {}  # per pool: whose turn it is to wait for room
+        self.batch_answers: dict[str, dict[str, Any]] = {}  # answers a provider batch returned, by cache key
 
     async def complete(
         self,
@@ -85,14 +86,10 @@ class LM:
         seed: int | None = None,
         temperature: float | None = None,
     ) -> Completion:
-        params = model.answer_params()
-        if temperature is not None:
-            params["temperature"] = temperature
-        if seed is not None:
-            params["seed"] = seed
-        if response_format is not None:
-            params["response_format"] = response_format
-        key = cache_key(model.name, messages, params)
+        key, params = call_key(model, messages, response_format=response_format, seed=seed, temperature=temperature)
+        if self.batch_answers and (answer := self.batch_answers.get(key)) is not None:
+            self.usage.batch_answers += 1  # its tokens and cost were counted when the batch's results came
+            return Completion(answer["text"], answer["prompt_tokens"], answer["completion_tokens"], 0.0, cached=True)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.usage.cached_calls += 1
             return Completion(hit["text"], hit["prompt_tokens"], hit["completion_tokens"], 0.0, cached=True)

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from ..artifact import Artifact
 from ..lm import Usage
+from ..lm.batch_run import BatchOutcome, BatchPlan
 from ..scoring.evaluation import Comparison, EvalResult
 from ..scoring.stats import is_graded, mean_interval
 from .formats import interval_text
@@ -80,7 +81,9 @@ def examples_text(count: int | None) -> str:
     return f" on {count} examples" if count else ""
 
 
-def eval_table(path: Path, result: EvalResult, seconds: float, baseline: Comparison | None = None) -> Table:
+def eval_table(
+    path: Path, result: EvalResult, seconds: float, baseline: Comparison | None = None, batch: BatchOutcome | None = None
+) -> Table:
     """`opro eval`'s closing table: the score, and the gain over the seed prompt when it was scored too."""
     table = Table(title=f"opro eval: {path}", show_header=False, title_justify="left")
     table.add_column(style="bold")
@@ -99,11 +102,15 @@ def eval_table(path: Path, result: EvalResult, seconds: float, baseline: Compari
         table.add_row("seed prompt", pct(baseline.a.score))
         verdict = {"b is better": "significant", "b is worse": "significantly worse"}.get(baseline.verdict, "not significant")
         table.add_row("gain over seed prompt", f"{interval_text(baseline.difference)}, {verdict}")
+    if batch is not None:
+        batch_rows(table, batch, result.usage, result.examples * (2 if baseline is not None else 1))
     usage_rows(table, result.usage, seconds)
     return table
 
 
-def compare_table(a: Path, b: Path, data: Path, comparison: Comparison, seconds: float) -> Table:
+def compare_table(
+    a: Path, b: Path, data: Path, comparison: Comparison, seconds: float, batch: BatchOutcome | None = None
+) -> Table:
     """`opro compare`'s table: both scores, the paired interval of B - A, and where they agree."""
     counts = comparison.agreement
     table = Table(title=Text(f"opro compare on {data} ({comparison.a.examples} examples)"), show_header=False,
@@ -124,5 +131,45 @@ def compare_table(a: Path, b: Path, data: Path, comparison: Comparison, seconds:
     table.add_row("only A right", str(counts.only_a))
     table.add_row("only B right", str(counts.only_b))
     table.add_row("both wrong", str(counts.both_wrong))
+    if batch is not None:
+        batch_rows(table, batch, comparison.a.usage, comparison.a.examples + comparison.b.examples)
     usage_rows(table, comparison.a.usage, seconds)
+    return table
+
+
+def batch_rows(table: Table, batch: BatchOutcome, usage: Usage, answers: int) -> None:
+    """Where the answers came from, and what the batch did."""
+    live = answers - usage.batch_answers - usage.cached_calls
+    table.add_row("answers", f"{usage.batch_answers} from the batch, {usage.cached_calls} from the cache, {live} live")
+    ids = batch.submitted + [i for i in batch.resumed if i not in batch.submitted]
+    if not ids:
+        table.add_row("batch", "nothing to send: every answer was in the cache")
+        return
+    files = f"{batch.files} file{'s' if batch.files != 1 else ''}"
+    sent = f"{usage.batch_requests} requests in {files} ({batch.bytes / 1e6:.1f} MB)" if batch.files else "resumed"
+    text = f"{', '.join(ids)}: {sent}; {batch.answered} answered"
+    if batch.failed:
+        text += f", {batch.failed} failed or expired (called live)"
+    if batch.malformed:
+        text += f", {batch.malformed} unreadable result lines"
+    table.add_row("batch", Text(text))
+    if batch.answered and usage.cost:
+        table.add_row("batch price", "litellm's batch price" if batch.batch_price else "the live price (litellm has no batch price for this model)")
+
+
+def batch_plan_table(plan: BatchPlan) -> Table:
+    """`eval --dry-run` / `compare --dry-run`: the calls as one batch beside the same calls live; nothing sent."""
+    table = Table(title=f"dry run: {plan.model}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("answers needed", f"{plan.examples} ({plan.cached} in the cache, {plan.requests} distinct calls to make)")
+    table.add_row("tokens", f"about {plan.prompt_tokens:,} prompt, {plan.completion_tokens:,} completion")
+    price = lambda cost: "unknown (no price in litellm's map)" if cost is None else f"about ${cost:.4f}"  # noqa: E731
+    table.add_row("live", f"{plan.requests} calls, {price(plan.live_cost)}")
+    if plan.unavailable:
+        table.add_row("--batch", Text(f"not available: {plan.unavailable}"))
+    else:
+        note = "" if plan.batch_price or plan.batch_cost is None else " (no batch price in litellm's map: priced as live)"
+        table.add_row("--batch", f"{plan.requests} requests in {plan.files} file{'s' if plan.files != 1 else ''} ({plan.bytes / 1e6:.1f} MB), "
+                      f"{price(plan.batch_cost)}{note}")
     return table

@@ -6,7 +6,7 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..data import Example
 from ..lm import LM
@@ -50,6 +50,15 @@ def resolve_format(spec: TaskSpec, model: ModelConfig, training_answers: list[st
     structured = mode == "always" or (mode == "auto" and wants_schema and structured_output_supported(model))
     outputs = spec.prompt.output_fields if spec.prompt.several else None
     return AnswerFormat.resolve(spec.answer, structured, training_answers, outputs)
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """One example's call: the rendered messages and the params that go with them."""
+
+    messages: list[dict[str, str]]
+    response_format: dict[str, Any] | None
+    temperature: float
 
 
 @dataclass
@@ -103,23 +112,34 @@ class TaskRunner:
                 task.cancel()
             await asyncio.gather(*(task for _, task in pending), return_exceptions=True)
 
-    async def predict_one(self, prompt: Prompt, example: Example, fmt: AnswerFormat | None = None) -> Prediction:
+    def request(self, prompt: Prompt, example: Example, fmt: AnswerFormat | None = None) -> CallRequest:
+        """What is asked of the model for one example; the live call and a batch's line are built from it."""
         fmt = fmt or self.fmt
         messages = render_messages(prompt, example.inputs, self.spec.prompt.input, fmt)
         temperature = self.model.temperature if self.model.temperature is not None else 0.0
-        completion = await self.lm.complete(
-            self.model, messages, response_format=fmt.response_format(), temperature=temperature
-        )
-        parsed = fmt.parse(completion.text)
+        return CallRequest(messages, fmt.response_format(), temperature)
+
+    def score(self, example: Example, text: str, fmt: AnswerFormat | None = None) -> Prediction:
+        """An answer's text parsed and rewarded, the same whether it came live, from the cache or from a batch."""
+        fmt = fmt or self.fmt
+        parsed = fmt.parse(text)
         return Prediction(
             inputs=example.inputs,
             expected=example.expected,
-            raw=completion.text,
+            raw=text,
             answer=parsed.answer,
             fields=parsed.fields,
             reward=self.scorer(parsed.answer, fmt.expected_text(example.expected), example),
             error=parsed.error,
         )
+
+    async def predict_one(self, prompt: Prompt, example: Example, fmt: AnswerFormat | None = None) -> Prediction:
+        fmt = fmt or self.fmt
+        request = self.request(prompt, example, fmt)
+        completion = await self.lm.complete(
+            self.model, request.messages, response_format=request.response_format, temperature=request.temperature
+        )
+        return self.score(example, completion.text, fmt)
 
 
 def mean_reward(predictions: list[Prediction]) -> float:

@@ -1,0 +1,148 @@
+"""`opro eval --batch` and `opro compare --batch`: the calls an evaluation will make, asked through the model
+provider's batch API before the evaluation runs (`lm.batch_run`). The evaluation itself then runs as always and
+finds every answer the batch returned, so batch answers are parsed and scored exactly as live ones; what the
+batch did not answer is called live (or sent in a follow-up batch).
+
+`--dry-run` lands here too: the planned batch (requests, files, bytes) and its cost beside the live cost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import event_loop
+from ..artifact import Artifact
+from ..data import DataSummary
+from ..errors import InputError
+from ..lm import LM
+from ..lm.batch import Limits, batch_cost, batch_provider, request_line, split_files
+from ..lm.batch_run import BatchOptions, BatchOutcome, BatchPlan, BatchRun, Waiting, fingerprint
+from ..lm.cache import default_cache_dir
+from ..lm.cache import call_key
+from ..scoring.prompt import Prompt
+from ..scoring.runner import TaskRunner
+from .comparing import CompareJob
+from .evaluating import examples_of, prompt_runner, seed_prompt
+
+TOKEN_SAMPLE = 200  # requests whose tokens are counted for a dry run; the rest are scaled by their size
+
+
+@dataclass
+class PromptRun:
+    """One prompt over one data file, as the evaluation will run it."""
+
+    runner: TaskRunner
+    prompt: Prompt
+    data: DataSummary
+
+
+def eval_runs(artifact: Artifact, data: DataSummary, model: str | None, lm: LM, baseline: bool) -> list[PromptRun]:
+    """What `opro eval` will ask: the artifact's prompt, and the seed prompt too with `--baseline`."""
+    spec = artifact.task_spec()
+    runs = [PromptRun(prompt_runner(spec, data, artifact, model, lm), artifact.prompt, data)]
+    if baseline:
+        runs.append(PromptRun(prompt_runner(spec, data, artifact, model, lm, seed_format=True), seed_prompt(artifact), data))
+    return runs
+
+
+def compare_runs(job: CompareJob) -> list[PromptRun]:
+    """What `opro compare` will ask: both prompts, each with its own spec and answer format."""
+    return [
+        PromptRun(prompt_runner(art.task_spec(), data, art, job.model, job.lm), art.prompt, data)
+        for art, data in ((job.a, job.data[0]), (job.b, job.data[1]))
+    ]
+
+
+def pending_requests(lm: LM, runs: list[PromptRun]) -> tuple[Any, dict[str, dict[str, Any]], int, int]:
+    """(model, {cache key: request body} of the calls no cache answers, examples, cached): duplicates once."""
+    models = {run.runner.model.name for run in runs}
+    if len(models) > 1:
+        raise InputError(f"--batch: the prompts use different models ({', '.join(sorted(models))}); give one with --model")
+    requests: dict[str, dict[str, Any]] = {}
+    examples = cached = 0
+    for run in runs:
+        for example in examples_of(run.data, run.runner.spec):
+            call = run.runner.request(run.prompt, example)
+            key, params = call_key(run.runner.model, call.messages, response_format=call.response_format, temperature=call.temperature)
+            examples += 1
+            if key in requests or key in lm.batch_answers:
+                continue
+            if lm.cache is not None and lm.cache.get(key) is not None:
+                cached += 1
+                continue
+            requests[key] = {"messages": call.messages, **params}
+    return runs[0].runner.model, requests, examples, cached
+
+
+def state_path(options: BatchOptions, model: str, requests: dict[str, Any], cache_dir: Path | None) -> Path:
+    """Where the batch ids are kept: `--batch-state`, else (set by the CLI) next to the first `-o`, else in the
+    cache directory under a name made from the requests, so the same command finds it again."""
+    if options.state is not None:
+        return options.state
+    return (cache_dir or default_cache_dir()) / "batches" / f"{fingerprint(model, requests)}.json"
+
+
+def run_batch(
+    lm: LM,
+    runs: list[PromptRun],
+    options: BatchOptions,
+    cache_dir: Path | None = None,
+    on_status: Callable[[Waiting], None] | None = None,
+) -> BatchOutcome:
+    """The batch phase: submit (or resume, or cancel) and, unless `options.wait` is off, wait and read the answers
+    into `lm`. A Ctrl-C stops the waiting, never the batch, and says how to pick it up again."""
+    model, requests, _, _ = pending_requests(lm, runs)
+    batch = BatchRun(lm, model, options, on_status)  # a provider without a batch API: one line, exit 2, now
+    path = state_path(options, model.name, requests, cache_dir)
+    try:
+        return event_loop.run(batch.run(requests, path))
+    except KeyboardInterrupt:
+        if path.exists():
+            raise KeyboardInterrupt(
+                f"the batch keeps running at the provider (state in {path}); run the same command again to collect "
+                "it, or again with --batch-cancel to cancel it"
+            ) from None
+        raise
+
+
+def plan_batch(lm: LM, runs: list[PromptRun], limits: Limits | None = None) -> BatchPlan:
+    """The batch an evaluation would submit, priced both ways; nothing is sent."""
+    litellm = lm._litellm
+    model, requests, examples, cached = pending_requests(lm, runs)
+    unavailable, name = None, model.name
+    try:
+        provider, name = batch_provider(litellm, model)
+        from ..lm.batch import PROVIDERS
+
+        limits = limits or PROVIDERS[provider]
+    except InputError as exc:
+        unavailable = str(exc)
+        limits = limits or Limits(50_000, 200 * 1024 * 1024)
+    lines = [request_line(key, {"model": name, **body}) for key, body in requests.items()]
+    files = split_files(lines, limits)
+    prompt_tokens, completion_tokens = _tokens(litellm, model, list(requests.values()), runs)
+    try:
+        live: float | None = float(sum(litellm.cost_per_token(model=model.name, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)))
+    except Exception:  # noqa: BLE001 - no price in litellm's map
+        live = 0.0 if model.name.startswith(("local/", "toy/")) else None
+    cost, known = batch_cost(litellm, model.name, prompt_tokens, completion_tokens)
+    return BatchPlan(model.name, examples, cached, len(requests), len(files), sum(map(len, files)), prompt_tokens,
+                     completion_tokens, live, cost if live is not None else None, known, unavailable)
+
+
+def _tokens(litellm: Any, model: Any, bodies: list[dict[str, Any]], runs: list[PromptRun]) -> tuple[int, int]:
+    """Prompt tokens counted on a sample and scaled by size; completion tokens about an expected answer's."""
+    if not bodies:
+        return 0, 0
+    step = max(1, len(bodies) // TOKEN_SAMPLE)
+    sample = bodies[::step]
+    counted = sum(litellm.token_counter(model=model.name, messages=body["messages"]) for body in sample)
+    size = lambda body: sum(len(m["content"]) for m in body["messages"])  # noqa: E731
+    sampled_size = sum(map(size, sample)) or 1
+    prompt = round(counted * sum(map(size, bodies)) / sampled_size)
+    fmt = runs[0].runner.fmt
+    expected = [fmt.expected_text(e) for e in sorted(runs[0].data.answers)] or [""]
+    per_answer = max(litellm.token_counter(model=model.name, text=text) for text in expected) + (8 if fmt.structured else 0)
+    return prompt, per_answer * len(bodies)
