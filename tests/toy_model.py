@@ -1,4 +1,5 @@
-"""A deterministic "toy model" for offline tests: sentiment of short synthetic reviews.
+"""A deterministic "toy model" for offline tests: sentiment of short synthetic reviews (and, at the end of this
+file, ``booking_answer``: booking requests answered as a number or a JSON object of several fields).
 
 Pure functions, no litellm. Both test doubles answer with it: the in-process litellm provider
 (`toy_provider.py`, model ``toy/sentiment``) and the loopback HTTP server (`fault_server.py`).
@@ -209,3 +210,102 @@ def synthetic_reviews(n: int, seed: int = 0) -> list[tuple[str, str]]:
         assert label_of(review) == want
         out.append((review, want))
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# ``toy/booking``: requests to book a stay, answered as one number or as a JSON object of several fields.
+#
+# A request reads ``"{person} books {nights} nights in {destination} at {rate} euros a night."`` (taken from the
+# last user message after the last ``Request:``). Its fields: ``person``, ``destination``, ``nights`` (int),
+# ``total`` (nights * rate). Rules of ``booking_answer(messages, seed=..., response_format=...)``:
+#
+# 1. Optimizer call (``<INS>`` in any message): as ``answer`` (chatter for seeds divisible by 5, else
+#    ``"Here is a new one: <INS>{BOOKING_INSTRUCTIONS[seed % n]}</INS>"``).
+# 2. Task call, ``shots`` = assistant messages before the last user message. Without a shot the model is sloppy:
+#    the destination comes as ``"the city of {destination}"`` and the total 0.4 too high; with a shot both are right.
+#    a. ``response_format`` with a JSON schema: a JSON object with exactly the schema's properties, in order;
+#       ``person``, ``destination``, ``nights``, ``total`` as above, any other key ``""``.
+#    b. else, when a system message says ``Reply with a JSON object with the fields "a", "b" (...), ...``: a JSON
+#       object with the quoted names of that sentence, in order; keys it does not know are LEFT OUT (a model that
+#       forgets a field).
+#    c. else one number, the total: ``"{total}"`` with a shot, ``"{nights} nights in {destination}: about
+#       {total + 0.4:.1f} euros."`` without (the last number in the sentence is the total).
+# An unreadable request gives ``""`` for every field (a) / (b) and ``"I cannot tell."`` (c).
+# ---------------------------------------------------------------------------------------------------------------
+
+PERSONS: tuple[str, ...] = ("Anna", "Ben", "Carl", "Dora", "Emil", "Fay", "Gus", "Hana")
+DESTINATIONS: tuple[str, ...] = ("Paris", "Rome", "Oslo", "Lima", "Kyoto")
+BOOKING_INSTRUCTIONS: tuple[str, ...] = (
+    "Extract the booking from the request.",
+    "Read the request and fill in the booking.",
+    "Who books, where, for how many nights, and at what total price?",
+    "Fill in the booking fields from the request.",
+)
+SLOPPY_TOTAL = 0.4  # how far off the total is without a shot
+_REQUEST_MARKER = re.compile(r"request\s*:", re.IGNORECASE)
+_REQUEST = re.compile(r"(\w+) books (\d+) nights in (\w+) at (\d+) euros a night")
+_FIELDS_SENTENCE = re.compile(r"Reply with a JSON object with the fields ([^\n]*)")
+
+
+def booking_of(request: str) -> dict[str, Any] | None:
+    """The true fields of a request, or None when it does not read as one."""
+    found = _REQUEST.search(request)
+    if found is None:
+        return None
+    person, nights, destination, rate = found.groups()
+    return {"person": person, "destination": destination, "nights": int(nights), "total": int(nights) * int(rate)}
+
+
+def _booking_values(booking: dict[str, Any] | None, shots: int) -> dict[str, Any]:
+    if booking is None:
+        return {"person": "", "destination": "", "nights": "", "total": ""}
+    if shots >= 1:
+        return dict(booking)
+    return {**booking, "destination": f"the city of {booking['destination']}",
+            "total": round(booking["total"] + SLOPPY_TOTAL, 1)}
+
+
+def booking_answer(messages: list[dict], *, seed: int | None = None, response_format: dict | None = None) -> str:
+    """The booking model's reply to a chat ``messages`` list (see the rules above)."""
+    texts = [content_text(m.get("content")) for m in messages]
+    if any("<INS>" in t for t in texts):
+        if seed is not None and int(seed) % 5 == 0:
+            return CHATTER
+        index = 0 if seed is None else int(seed) % len(BOOKING_INSTRUCTIONS)
+        return f"Here is a new one: <INS>{BOOKING_INSTRUCTIONS[index]}</INS>"
+
+    last_user = _last_user_index(messages)
+    content = texts[last_user] if last_user >= 0 else ""
+    markers = list(_REQUEST_MARKER.finditer(content))
+    request = content[markers[-1].end():].split("\n", 1)[0] if markers else content
+    booking = booking_of(request)
+    shots = sum(1 for m in messages[: max(last_user, 0)] if _role(m) == "assistant")
+    values = _booking_values(booking, shots)
+
+    keys = _schema_properties(response_format) if _wants_json(response_format) else []
+    if keys:
+        return json.dumps({key: values.get(key, "") for key in keys})
+    system = "\n".join(t for m, t in zip(messages, texts) if _role(m) == "system")
+    sentence = _FIELDS_SENTENCE.search(system)
+    if sentence:
+        named = re.findall(r'"([^"]+)"', sentence.group(1))
+        return json.dumps({key: values[key] for key in named if key in values})
+    if booking is None:
+        return "I cannot tell."
+    if shots >= 1:
+        return str(values["total"])
+    return f"{booking['nights']} nights in {booking['destination']}: about {values['total']:.1f} euros."
+
+
+def synthetic_bookings(n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """``n`` deterministic booking rows: ``request`` and its true ``person``, ``destination``, ``nights`` (2-4),
+    ``rate`` (80-99) and ``total`` (160-396)."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        person, destination = PERSONS[i % len(PERSONS)], rng.choice(DESTINATIONS)
+        nights, rate = rng.randint(2, 4), rng.randint(80, 99)
+        request = f"{person} books {nights} nights in {destination} at {rate} euros a night."
+        rows.append({"request": request, "person": person, "destination": destination, "nights": nights,
+                     "rate": rate, "total": nights * rate})
+    return rows

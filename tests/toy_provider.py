@@ -12,6 +12,8 @@ Models (litellm strips the ``toy/`` prefix before calling the handler):
 
 - ``toy/sentiment``: answers with ``toy_model.answer(messages, seed=..., response_format=...)`` and usage from
   ``toy_model.usage``.
+- ``toy/booking``: answers with ``toy_model.booking_answer(messages, seed=..., response_format=...)`` (booking
+  requests: one number, or a JSON object of several fields) and usage from ``toy_model.usage``.
 - ``toy/fail-auth``: raises ``CustomLLMError(status_code=401)``, which litellm's exception mapping turns into
   ``litellm.AuthenticationError`` (status 401, llm_provider "toy").
 - ``toy/fail-rate-limit`` (429 -> ``litellm.RateLimitError``), ``toy/fail-bad-request`` (400 ->
@@ -123,10 +125,11 @@ def _respond(model: str, messages: list, optional_params: dict | None, model_res
     if model in FAILURES:
         status, message = FAILURES[model]
         raise CustomLLMError(status_code=status, message=message)
-    if model != "sentiment":
+    answer = {"sentiment": toy_model.answer, "booking": toy_model.booking_answer}.get(model)
+    if answer is None:
         raise CustomLLMError(status_code=404, message=f"The model `toy/{model}` does not exist (toy provider).")
 
-    text = toy_model.answer(messages, seed=params.get("seed"), response_format=params.get("response_format"))
+    text = answer(messages, seed=params.get("seed"), response_format=params.get("response_format"))
     prompt_tokens, completion_tokens = toy_model.usage(messages, text)
 
     response = model_response if isinstance(model_response, litellm.ModelResponse) else litellm.ModelResponse()
