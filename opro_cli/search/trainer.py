@@ -181,6 +181,15 @@ class Trainer:
             checkpoint.save(self.checkpoint_file, self.run_id, self.state, self.lm.usage, self.started_at)
 
 
+def format_identity(fmt: AnswerFormat) -> dict[str, object]:
+    """The answer format as the run's identity holds it; an answer of one field as it was before several fields
+    existed, so its runs keep their ids (and checkpoints written then still resume)."""
+    identity = {key: value for key, value in fmt.__dict__.items() if key != "outputs"}
+    if fmt.outputs:
+        identity["outputs"] = [[field.name, field.type, list(field.choices)] for field in fmt.outputs]
+    return identity
+
+
 def run_id(spec: TaskSpec, data: Dataset, validation: Dataset | None, fmt: AnswerFormat) -> str:
     """Identity of a run: same spec, data and seed give the same id (used by checkpoints and artifacts)."""
     payload = json.dumps(
@@ -188,7 +197,7 @@ def run_id(spec: TaskSpec, data: Dataset, validation: Dataset | None, fmt: Answe
             "spec": spec.identity(),
             "data": data.sha256,
             "validation": validation.sha256 if validation else None,
-            "format": fmt.__dict__,
+            "format": format_identity(fmt),
         },
         sort_keys=True,
         default=list,

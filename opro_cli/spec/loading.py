@@ -83,22 +83,33 @@ def parse_spec(raw: Any, path: Path) -> TaskSpec:
 def spec_problems(raw: Any, path: Path) -> list[str]:
     """Every validation problem of a raw spec, each as 'file:line: field: message'."""
     try:
-        TaskSpec.model_validate(raw)
+        spec = TaskSpec.model_validate(raw)
     except ValidationError as exc:
         lines = _key_lines(path)
         return [_describe(error, path, lines, raw) for error in exc.errors()]
-    return []
+    problems = spec.consistency_problems()
+    if not problems:
+        return []
+    lines = _key_lines(path)
+    described = []
+    for loc, message in problems:
+        line = _nearest_line(loc, lines)
+        described.append(f"{path}:{line}: {'.'.join(loc)}: {message}" if line else f"{path}: {'.'.join(loc)}: {message}")
+    return described
 
 
 def _without_tags(loc: tuple[Any, ...], raw: Any) -> tuple[str | int, ...]:
     """pydantic's error location without the tags of tagged unions (`reward.numeric.abs_tol` is written
     `reward.abs_tol` in the file): a part is a tag where the input there has that `type`."""
     kept: list[str | int] = []
-    node = raw
+    node, tag_skipped = raw, False
     for part in loc:
-        if isinstance(part, str) and isinstance(node, dict) and node.get("type") == part and part not in node:
+        # The tag comes right after the union's own location, once (it may also be a key there: `fields`).
+        if isinstance(part, str) and isinstance(node, dict) and node.get("type") == part and not tag_skipped:
+            tag_skipped = True
             continue
         kept.append(part)
+        tag_skipped = False
         node = node.get(part) if isinstance(node, dict) else node[part] if isinstance(node, list) and \
             isinstance(part, int) and part < len(node) else None
     return tuple(kept)

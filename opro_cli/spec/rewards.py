@@ -115,8 +115,6 @@ class FieldsReward(StrictModel):
         for name, weight in weights.items():
             if weight < 0:
                 raise ValueError(f"weight of {name!r} must be >= 0")
-        if weights and not any(weights.values()):
-            raise ValueError("at least one weight must be > 0")
         return weights
 
 

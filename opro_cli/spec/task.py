@@ -197,29 +197,34 @@ class TaskSpec(StrictModel):
             return {**raw, "reward": {"type": "fields"}}
         return raw
 
-    @model_validator(mode="after")
-    def _answer_fits_the_output(self) -> TaskSpec:
-        names, answer = self.prompt.output_fields, self.answer
+    def consistency_problems(self) -> list[tuple[tuple[str, ...], str]]:
+        """What the sections say against each other (the answer, its fields and the reward), each with the key
+        it is about: `spec_problems` puts the file's line on it. Empty for a consistent spec."""
+        names, answer, reward = self.prompt.output_fields, self.answer, self.reward
+        problems: list[tuple[tuple[str, ...], str]] = []
         if self.prompt.several:
             if answer.type != "text" or answer.choices:
-                raise ValueError("with several output fields, type each one in answer.outputs, not answer.type")
-            if set(names) & set(answer.fields):
-                raise ValueError("answer.fields (extra fields asked before the answer) must not be output fields")
-            unknown = [name for name in answer.outputs or {} if name not in names]
-            if unknown:
-                raise ValueError(f"answer.outputs names {unknown[0]!r}, which is not one of prompt.output: {names}")
+                problems.append((("answer", "type"), "with several output fields, type each one in answer.outputs"))
+            for name in set(names) & set(answer.fields):
+                problems.append((("answer", "fields", name), "an output field cannot also be an extra field"))
+            for name in answer.outputs or {}:
+                if name not in names:
+                    problems.append((("answer", "outputs", name), f"{name!r} is not one of prompt.output: {names}"))
+            if not isinstance(reward, (FieldsReward, PythonReward)):
+                problems.append((("reward", "type"), f"with several output fields the reward is 'fields' (one reward "
+                                                     f"per field) or 'python', not {reward.type!r}"))
         elif answer.outputs:
-            raise ValueError("answer.outputs is for several output fields (prompt.output as a list)")
-        if self.prompt.several and not isinstance(self.reward, (FieldsReward, PythonReward)):
-            raise ValueError(f"with several output fields the reward is 'fields' (one reward per field) or 'python', "
-                             f"not {self.reward.type!r}")
-        if isinstance(self.reward, FieldsReward):
+            problems.append((("answer", "outputs"), "for several output fields only (prompt.output as a list)"))
+        if isinstance(reward, FieldsReward):
             if not self.prompt.several:
-                raise ValueError("reward type 'fields' needs several output fields (prompt.output as a list)")
-            for key in (*self.reward.fields, *self.reward.weights):
-                if key not in names:
-                    raise ValueError(f"reward names field {key!r}, which is not one of prompt.output: {names}")
-        return self
+                problems.append((("reward", "type"), "'fields' needs several output fields (prompt.output as a list)"))
+            for section in ("fields", "weights"):
+                for name in getattr(reward, section):
+                    if name not in names:
+                        problems.append((("reward", section, name), f"{name!r} is not one of prompt.output: {names}"))
+            if self.prompt.several and not any(reward.weights.get(name, 1.0) for name in names):
+                problems.append((("reward", "weights"), "every field has weight 0: at least one must count"))
+        return problems
 
     def identity(self) -> dict[str, Any]:
         """The spec minus what cannot change a result (where and how fast the model is reached): a run
