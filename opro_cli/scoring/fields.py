@@ -54,7 +54,8 @@ class OutputField:
 
 
 def expected_object(expected: str) -> dict[str, str]:
-    """The expected answer of several fields, kept as JSON text of {field: value} (see `data.Example`)."""
+    """An answer of several fields kept as JSON text of {field: value} (the expected one, see `data.Example`, or
+    the parsed one), as a dict of texts; {} when it is not such an object."""
     try:
         value = json.loads(expected)
     except (json.JSONDecodeError, ValueError):

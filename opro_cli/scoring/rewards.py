@@ -8,7 +8,6 @@ function is checked on every call: an exception or a value outside [0, 1] stops 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import string
@@ -29,6 +28,7 @@ from ..spec import (
     RegexReward,
     load_function,
 )
+from .fields import expected_object
 from .values import NUMBER, to_number
 
 _PUNCTUATION = string.punctuation + "“”‘’…"
@@ -143,7 +143,7 @@ def _fields(reward: FieldsReward) -> Score:
     default = _scorer(ExactMatchReward(type="exact_match"))
 
     def score(answer: str | None, expected: str, example: Any) -> float:
-        wanted, said = _object(expected), _object(answer) if answer is not None else {}
+        wanted, said = expected_object(expected), expected_object(answer) if answer is not None else {}
         weights = {name: reward.weights.get(name, 1.0) for name in wanted}
         total = sum(weights.values())
         if not total:
@@ -155,14 +155,6 @@ def _fields(reward: FieldsReward) -> Score:
     return score
 
 
-def _object(text: str) -> dict[str, str]:
-    try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, ValueError):
-        return {}
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()} if isinstance(value, dict) else {}
-
-
 def _python(reward: PythonReward, several: bool) -> Score:
     """The user's function on (parsed answer, expected, the data row); its value checked every time."""
     try:  # checked when the spec was read; an artifact's may have moved or changed since
@@ -172,8 +164,8 @@ def _python(reward: PythonReward, several: bool) -> Score:
     reference = reward.function
 
     def score(answer: str | None, expected: str, example: Any) -> float:
-        given = (_object(answer) if answer is not None else None) if several else answer
-        wanted = _object(expected) if several else expected
+        given = (expected_object(answer) if answer is not None else None) if several else answer
+        wanted = expected_object(expected) if several else expected
         row = getattr(example, "record", None) or {}
         try:
             value = function(given, wanted, dict(row))

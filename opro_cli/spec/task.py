@@ -62,6 +62,16 @@ class PromptSpec(StrictModel):
         return isinstance(self.output, list)
 
 
+def check_label_set(kind: str, choices: list[str] | str | None) -> None:
+    """A label set goes with type label, and only there; listed, it has two distinct labels at least."""
+    if kind == "label" and not choices:
+        raise ValueError("type 'label' needs 'choices' (a list, or 'infer')")
+    if choices and kind != "label":
+        raise ValueError("'choices' is only for type 'label'")
+    if isinstance(choices, list) and len(set(choices)) < 2:
+        raise ValueError("'choices' needs at least two distinct labels")
+
+
 class OutputType(StrictModel):
     """The type of one answer field, for several fields (`answer.outputs`); fields not listed are text."""
 
@@ -72,12 +82,7 @@ class OutputType(StrictModel):
 
     @model_validator(mode="after")
     def _choices_need_label(self) -> OutputType:
-        if self.type == "label" and not self.choices:
-            raise ValueError("type 'label' needs 'choices' (a list, or 'infer')")
-        if self.choices and self.type != "label":
-            raise ValueError("'choices' is only for type 'label'")
-        if isinstance(self.choices, list) and len(set(self.choices)) < 2:
-            raise ValueError("'choices' needs at least two distinct labels")
+        check_label_set(self.type, self.choices)
         return self
 
 
@@ -101,12 +106,7 @@ class AnswerSpec(StrictModel):
 
     @model_validator(mode="after")
     def _choices_need_label(self) -> AnswerSpec:
-        if self.type == "label" and not self.choices:
-            raise ValueError("type 'label' needs 'choices' (a list, or 'infer')")
-        if self.choices and self.type != "label":
-            raise ValueError("'choices' is only for type 'label'")
-        if isinstance(self.choices, list) and len(set(self.choices)) < 2:
-            raise ValueError("'choices' needs at least two distinct labels")
+        check_label_set(self.type, self.choices)
         if "answer" in self.fields:
             raise ValueError("'fields' must not contain 'answer' (it is always the last field)")
         return self
