@@ -43,32 +43,31 @@ def read_spec(path: Path) -> Any:
 def _with_reward_functions(raw: Any, path: Path) -> Any:
     """`reward.function` (and each `reward.fields.NAME.function`) of type python, resolved against the spec's
     folder and loaded now: a file that does not import, a missing function or a wrong signature is an error
-    naming the spec's line. Other shapes are left to validation."""
+    naming the spec's line. Other shapes are left to validation; the YAML read is not changed in place."""
     reward = raw.get("reward") if isinstance(raw, dict) else None
     if not isinstance(reward, dict):
         return raw
-    places: list[tuple[tuple[str, ...], dict[str, Any]]] = [(("reward",), reward)]
+    reward = _with_function(reward, ("reward",), path)
     fields = reward.get("fields")
     if isinstance(fields, dict):
-        places += [(("reward", "fields", name), sub) for name, sub in fields.items() if isinstance(sub, dict)]
-    changed = {("reward",): dict(reward)}
-    for loc, node in places:
-        function = node.get("function")
-        if node.get("type") != "python" or not isinstance(function, str) or ":" not in function:
-            continue
-        resolved = resolve_reference(function, path.parent)
-        try:
-            load_function(resolved)
-        except ValueError as exc:
-            line = _key_lines(path).get((*loc, "function"))
-            raise InputError(f"{path}:{line}: {'.'.join(loc)}.function: {exc}" if line else
-                             f"{path}: {'.'.join(loc)}.function: {exc}") from None
-        if loc == ("reward",):
-            changed[("reward",)]["function"] = resolved
-        else:
-            target = changed[("reward",)].setdefault("fields", dict(fields))
-            target[loc[-1]] = {**node, "function": resolved}
-    return {**raw, "reward": changed[("reward",)]}
+        reward["fields"] = {name: _with_function(sub, ("reward", "fields", name), path) if isinstance(sub, dict)
+                            else sub for name, sub in fields.items()}
+    return {**raw, "reward": reward}
+
+
+def _with_function(node: dict[str, Any], loc: tuple[str, ...], path: Path) -> dict[str, Any]:
+    """A copy of one reward, its python function (if it is one) resolved and loaded."""
+    function = node.get("function")
+    if node.get("type") != "python" or not isinstance(function, str) or ":" not in function:
+        return dict(node)
+    resolved = resolve_reference(function, path.parent)
+    try:
+        load_function(resolved)
+    except ValueError as exc:
+        line = _key_lines(path).get((*loc, "function"))
+        where = f"{path}:{line}" if line else str(path)
+        raise InputError(f"{where}: {'.'.join(loc)}.function: {exc}") from None
+    return {**node, "function": resolved}
 
 
 def parse_spec(raw: Any, path: Path) -> TaskSpec:
