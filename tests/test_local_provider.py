@@ -234,10 +234,10 @@ def test_calls_cancelled_before_their_turn_never_run() -> None:
 
     async def main() -> tuple[float, int]:
         one = time.monotonic()
-        await litellm.acompletion(model=MODEL, messages=story, temperature=0, max_tokens=120)
+        await litellm.acompletion(model=MODEL, messages=story, temperature=0, max_tokens=80)
         one = time.monotonic() - one
         calls = [
-            asyncio.create_task(litellm.acompletion(model=MODEL, messages=story, temperature=0.9, seed=i, max_tokens=120))
+            asyncio.create_task(litellm.acompletion(model=MODEL, messages=story, temperature=0.9, seed=i, max_tokens=80))
             for i in range(6)
         ]
         await asyncio.sleep(one / 4)  # the first call is in progress, the others wait for their turn
