@@ -19,7 +19,7 @@ turn into a grammar) a `BadRequestError`; anything else arrives as `litellm.APIC
 
 Its loopback port: xllamacpp always serves the engine over HTTP as well, on 127.0.0.1 and a free port. Each
 process gives it a random API key that never leaves the process, so nothing else on the machine can send it a
-prompt or read its slots (only /health answers without the key). Its RAM prompt cache, which keeps earlier
+prompt or read its slots (only its health check answers without the key). Its RAM prompt cache, which keeps earlier
 prompts' KV state (and so their text), is capped at CACHE_RAM_MIB.
 
 Determinism: one slot per model keeps the previous prompt in its KV cache and reuses the common prefix
@@ -74,7 +74,6 @@ class _Loaded:
     """One engine per model, one slot: calls take turns, and its KV cache keeps the last prompt's prefix."""
 
     engine: Server
-    api_key: str
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -181,12 +180,11 @@ def _load(path: Path) -> _Loaded:
                 import xllamacpp
             except ImportError:
                 raise _fail(MissingExtraError(MISSING_EXTRA)) from None
-            api_key = secrets.token_urlsafe(32)
-            try:
-                engine = xllamacpp.Server(_engine_params(xllamacpp, path, api_key))
+            try:  # the key lives in the engine's settings only: never stored, logged or shown
+                engine = xllamacpp.Server(_engine_params(xllamacpp, path, secrets.token_urlsafe(32)))
             except RuntimeError:  # the engine's only word for a file it cannot load
                 raise _fail(InputError(f"cannot load local model {path}: not a GGUF model llama.cpp can read")) from None
-            _models[path] = _Loaded(engine, api_key)
+            _models[path] = _Loaded(engine)
         return _models[path]
 
 
