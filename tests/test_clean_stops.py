@@ -4,14 +4,17 @@ those only show on a real process's stderr (see opro_cli/event_loop.py for where
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import signal
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
-from server_task import opro_process, optimize, optimize_process, use_server_env, write_server_task
+from artifact_factory import make_artifact
+from server_task import ROOT, opro_process, optimize, optimize_process, use_server_env, write_server_task
 
 
 @pytest.fixture(autouse=True)
@@ -70,3 +73,31 @@ def test_ctrl_c_or_sigterm_during_eval_is_one_line_and_exit_130(tmp_path, fault_
     child.send_signal(signum)
     code, stderr = finish(child)
     assert (code, stderr) == (130, "interrupted\n")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux), to tell when the embedded model is at work."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(importlib.util.find_spec("xllamacpp") is None or not Path("/proc/self/stat").exists(),
+                    reason="needs the 'local' extra and Linux's /proc")
+def test_ctrl_c_with_embedded_model_calls_queued_stops_at_once(tmp_path, monkeypatch):
+    """With -j 4, three calls wait behind the one the model is running: Ctrl-C must not wait for them (it took
+    29 s on a busy machine when the end of the run waited for every queued call)."""
+    # One thread: on a machine busy with other work, two threads that wait for each other make one call last
+    # seconds, which would measure the load rather than the stop.
+    monkeypatch.setenv("OPRO_LOCAL_N_THREADS", "1")
+    artifact = make_artifact(ROOT / "configs" / "topic.yaml", tmp_path / "topic.json")
+    child = opro_process("eval", artifact, "--data", ROOT / "datasets" / "topic_test.jsonl", "--no-cache", "-q", "-j", "4")
+    deadline = time.monotonic() + 300
+    while cpu_seconds(child.pid) < 6:  # imports and model load take ~3 s of CPU: by then calls are queued
+        assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+        time.sleep(0.05)
+    child.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    code, stderr = finish(child)
+    assert (code, stderr) == (130, "interrupted\n")
+    assert time.monotonic() - sent < 15  # the call in progress finishes; the queued ones never start

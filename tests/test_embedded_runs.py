@@ -1,4 +1,4 @@
-"""The real embedded model (SmolLM2-135M via llama.cpp) end to end: a short optimise on a shipped example,
+"""The real embedded model (SmolLM2-135M on llama.cpp's server engine, xllamacpp) end to end: a short optimise on a shipped example,
 and label-set answers that are always one of the labels. Needs the `local` extra."""
 
 from pathlib import Path
@@ -13,7 +13,7 @@ from opro_cli.jobs import CallOptions, evaluate_prompt
 from opro_cli.scoring.prompt import Prompt
 from opro_cli.spec import load_spec
 
-pytest.importorskip("llama_cpp")
+pytest.importorskip("xllamacpp")
 pytestmark = pytest.mark.local_model
 
 ROOT = Path(__file__).parent.parent
@@ -40,7 +40,7 @@ def test_short_optimize_on_a_shipped_example_writes_an_artifact(tmp_path):
     artifact = load_artifact(out)
     assert len(artifact.history) >= 1 and 0 < artifact.run.usage["calls"] <= artifact.scores.spent <= 36
     assert artifact.scores.best_validation >= artifact.scores.seed_validation
-    assert artifact.models["model"] == "local/smollm2" and "llama-cpp-python" in artifact.versions
+    assert artifact.models["model"] == "local/smollm2" and "xllamacpp" in artifact.versions
 
 
 def test_label_set_answers_are_always_labels(tmp_path):

