@@ -20,7 +20,9 @@ the calls it changes. Decide a change on some seeds, then confirm it on fresh on
     python benchmarks/seeds.py --first-seed 5 --seeds 5 --baseline-rev main --work DIR    # confirm on seeds 5-9
     python benchmarks/seeds.py --tasks room --searches new --budget heavy    # what more calls buy
 
-Tasks: the examples in configs/ and the benchmark-only tasks in benchmarks/tasks/ (not tuned on).
+Tasks: the examples in configs/ and the benchmark-only tasks in benchmarks/tasks/ (not tuned on); `past` and
+`addition` are the weak-signal tasks of issue 29 (36 labelled examples, the seed prompt at 0 %). The baseline runs
+on this tree's embedded-model engine (`export_baseline`), so a comparison is of searches only.
 """
 
 from __future__ import annotations
@@ -76,6 +78,12 @@ REWARD_TASKS = {
     for name in ("booking", "price", "phrase", "grade")
 }
 TASKS.update(REWARD_TASKS)
+# Weak signal (issue 29): a pool of 36, the seed prompt at 0 %, a few shots at 10-30 % (make_weak_tasks.py).
+WEAK_TASKS = {
+    name: (f"benchmarks/tasks/{name}.yaml", f"benchmarks/tasks/{name}_train.jsonl", f"benchmarks/tasks/{name}_test.jsonl")
+    for name in ("past", "addition")
+}
+TASKS.update(WEAK_TASKS)
 
 
 @dataclass
@@ -94,9 +102,14 @@ class Run:
 
 
 def export_baseline(rev: str, into: Path) -> Path:
-    """The baseline's package, as it was at `rev`, importable from `into`."""
+    """The baseline's package, as it was at `rev`, importable from `into`, on this tree's embedded-model engine:
+    its `local` provider (the glue to llama.cpp, not part of the search) is replaced by this tree's, so the two
+    searches are compared on the same model answers, not on two engines."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "opro_cli"], check=True, capture_output=True)
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    ours = (ROOT / "opro_cli" / "lm" / "local_provider.py").read_text()
+    for theirs in into.glob("opro_cli/**/local_provider.py"):
+        theirs.write_text(ours.replace("from ..errors import", "from opro_cli.errors import"))
     return into
 
 

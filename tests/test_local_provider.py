@@ -156,6 +156,18 @@ def test_schema_output_is_one_line_so_a_short_max_tokens_still_holds_the_answer(
     assert json.loads(content)["answer"] in ("positive", "negative")
 
 
+def test_an_object_schema_silent_on_other_keys_allows_none() -> None:
+    # As llama.cpp's own schema reader: without additionalProperties, only the listed keys (a small model
+    # otherwise goes on adding keys until max_tokens runs out).
+    schema = {"type": "object", "properties": {"topic": {"enum": ["sports", "business", "science", "world"]}},
+              "required": ["topic"]}
+    resp = litellm.completion(
+        model=MODEL, messages=ask("Give the topic and anything else you know in JSON: Stocks fell on Monday."),
+        temperature=0, max_tokens=20, response_format={"type": "json_object", "schema": schema},
+    )
+    assert list(json.loads(resp.choices[0].message.content)) == ["topic"]
+
+
 def test_unknown_model_is_a_clear_bad_request() -> None:
     with pytest.raises(litellm.BadRequestError) as info:
         litellm.completion(model="local/no-such-model", messages=ask("hi"))

@@ -272,11 +272,25 @@ def _constraint(loaded: _Loaded, response_format: dict[str, Any], model: str) ->
         return {"response_format": response_format}
     from xllamacpp import json_schema_to_grammar  # imported already: the engine is loaded
 
-    grammar = json_schema_to_grammar(json.dumps({**schema, "x-guidance": _ONE_LINE_JSON}))
+    grammar = json_schema_to_grammar(json.dumps({**_closed(schema), "x-guidance": _ONE_LINE_JSON}))
     if grammar not in loaded.grammars:
         _check_grammar(loaded, grammar, response_format, model)
         loaded.grammars.add(grammar)
     return {"grammar": grammar}
+
+
+def _closed(schema: Any) -> Any:
+    """The schema with `additionalProperties: false` on every object that lists its properties and says nothing
+    about others: llama.cpp's schema reader (and llama-cpp-python's) reads it so; the grammar compiler would let
+    a small model add keys until max_tokens runs out."""
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = {key: _closed(value) for key, value in schema.items()}
+    if "properties" in closed and "additionalProperties" not in closed:
+        closed["additionalProperties"] = False
+    return closed
 
 
 def _check_grammar(loaded: _Loaded, grammar: str, response_format: dict[str, Any], model: str) -> None:
