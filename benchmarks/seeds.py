@@ -107,9 +107,11 @@ def export_baseline(rev: str, into: Path) -> Path:
     searches are compared on the same model answers, not on two engines."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "opro_cli"], check=True, capture_output=True)
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
-    ours = (ROOT / "opro_cli" / "lm" / "local_provider.py").read_text()
+    ours = ROOT / "opro_cli" / "lm"
     for theirs in into.glob("opro_cli/**/local_provider.py"):
-        theirs.write_text(ours.replace("from ..errors import", "from opro_cli.errors import"))
+        for name in ("local_provider.py", "json_grammar.py"):
+            text = (ours / name).read_text()
+            (theirs.parent / name).write_text(text.replace("from ..errors import", "from opro_cli.errors import"))
     return into
 
 

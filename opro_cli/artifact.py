@@ -63,6 +63,19 @@ class SeedComparison(BaseModel):
     p_value: float  # one-sided sign test: the chance of such a lead if the best were no better
 
 
+class Closest(BaseModel):
+    """When the seed prompt is returned: the candidate that came closest to beating it, so a user can tell
+    whether more budget (it never reached the whole pool) or more data (it did, and the test was not sure) would
+    help."""
+
+    score: float  # its mean reward on the examples it was scored on
+    examples: int  # how many
+    whole_pool: bool  # all the pool but its own shots
+    better: int  # examples where it scored higher than the seed prompt
+    worse: int  # and lower
+    p_value: float  # the one-sided sign test of that lead
+
+
 class Scores(BaseModel):
     """Validation scores; the best prompt's is over the whole pool (all but its own shots), with its 95 %
     interval, and `best_vs_seed` counts the examples where one of the two prompts scored higher (for 0/1 rewards:
@@ -78,6 +91,7 @@ class Scores(BaseModel):
     promoted: int | None = None  # of which scored on more examples
     budget: int | None = None  # LM calls the search planned
     spent: int | None = None  # LM calls the search made (cached answers included)
+    closest: Closest | None = None  # the seed prompt returned: the candidate nearest to beating it
 
 
 class DataRecord(BaseModel):

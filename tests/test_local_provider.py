@@ -276,7 +276,8 @@ def test_calls_cancelled_before_their_turn_never_run() -> None:
             asyncio.create_task(litellm.acompletion(model=MODEL, messages=story, temperature=0.9, seed=i, max_tokens=80))
             for i in range(6)
         ]
-        await asyncio.sleep(one / 4)  # the first call is in progress, the others wait for their turn
+        # The first call is in progress, the others wait for their turn (none can be done yet on a busy machine).
+        await asyncio.sleep(min(0.2, one / 4))
         for call in calls:
             call.cancel()
         await asyncio.gather(*calls, return_exceptions=True)

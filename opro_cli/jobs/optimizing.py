@@ -11,6 +11,7 @@ from pathlib import Path
 from .. import event_loop
 from ..artifact import (
     Artifact,
+    Closest,
     DataRecord,
     FormatRecord,
     OutputRecord,
@@ -106,7 +107,7 @@ def build_artifact(trainer: Trainer, result: RunResult, data: Dataset, validatio
             seed_structured=trainer.modes[0],
             outputs=[OutputRecord(name=o.name, type=o.type, choices=list(o.choices)) for o in fmt.outputs] or None,
         ),
-        scores=scores(state, trainer.plan.budget),
+        scores=scores(state, trainer.plan.budget, trainer.context.completion),
         history=state.history,
         spec=public_spec(spec),
         data=DataRecord(
@@ -129,8 +130,9 @@ def build_artifact(trainer: Trainer, result: RunResult, data: Dataset, validatio
     )
 
 
-def scores(state: OptimizerState, budget: int) -> Scores:
-    """How good the best prompt is and how sure we are: its interval, and its lead over the seed prompt."""
+def scores(state: OptimizerState, budget: int, completion: Callable[[OptimizerState, str], int]) -> Scores:
+    """How good the best prompt is and how sure we are: its interval, and its lead over the seed prompt; when the
+    seed prompt is returned, the candidate nearest to beating it (`completion`: evaluations it lacked)."""
     best, seed = state.best, state.seed
     versus = paired(best.rewards, seed.rewards)
     return Scores(
@@ -146,7 +148,22 @@ def scores(state: OptimizerState, budget: int) -> Scores:
         promoted=state.promoted,
         budget=budget,
         spent=state.spent,
+        closest=closest(state, completion) if state.best_id == state.seed_id else None,
     )
+
+
+def closest(state: OptimizerState, completion: Callable[[OptimizerState, str], int]) -> Closest | None:
+    """The candidate with the largest lead over the seed prompt on the examples both were scored on (then the
+    most examples); None when no candidate was scored."""
+    seed = state.seed.rewards
+    leads = [(paired(entry.rewards, seed), name) for name, entry in state.entries.items()
+             if name != state.seed_id and entry.rewards]
+    if not leads:
+        return None
+    versus, name = max(leads, key=lambda item: (item[0].wins - item[0].losses, item[0].examples))
+    entry = state.entries[name]
+    return Closest(score=entry.score, examples=len(entry.rewards), whole_pool=completion(state, name) == 0,
+                   better=versus.wins, worse=versus.losses, p_value=versus.p_value)
 
 
 def optimize(

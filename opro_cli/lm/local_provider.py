@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import json
 import os
 import secrets
 import threading
@@ -52,6 +51,7 @@ from litellm import CustomLLM
 from litellm.types.utils import Choices, Message, ModelResponse, Usage
 
 from ..errors import InputError, MissingExtraError, OproError, ProviderError
+from .json_grammar import one_line_grammar, schema_of
 
 if TYPE_CHECKING:
     from xllamacpp import Server
@@ -70,8 +70,6 @@ MISSING_EXTRA = (
 )
 # OpenAI params passed on as is (max_completion_tokens is translated, response_format taken as a dict); others ignored.
 _SAMPLING_PARAMS = ("temperature", "top_p", "stop", "seed", "max_tokens")
-# The engine's JSON grammar options (llguidance's `x-guidance`): no free whitespace, separators as json.dumps.
-_ONE_LINE_JSON = {"whitespace_flexible": False, "key_separator": ": ", "item_separator": ", "}
 
 
 @dataclass
@@ -267,30 +265,14 @@ def _generate(
 
 def _constraint(loaded: _Loaded, response_format: dict[str, Any], model: str) -> dict[str, Any]:
     """The request fields for a response_format: a schema as a one-line JSON grammar, anything else as it is."""
-    schema = (response_format.get("json_schema") or {}).get("schema") or response_format.get("schema")
-    if not isinstance(schema, dict):
+    schema = schema_of(response_format)
+    if schema is None:
         return {"response_format": response_format}
-    from xllamacpp import json_schema_to_grammar  # imported already: the engine is loaded
-
-    grammar = json_schema_to_grammar(json.dumps({**_closed(schema), "x-guidance": _ONE_LINE_JSON}))
+    grammar = one_line_grammar(schema)
     if grammar not in loaded.grammars:
         _check_grammar(loaded, grammar, response_format, model)
         loaded.grammars.add(grammar)
     return {"grammar": grammar}
-
-
-def _closed(schema: Any) -> Any:
-    """The schema with `additionalProperties: false` on every object that lists its properties and says nothing
-    about others: llama.cpp's schema reader (and llama-cpp-python's) reads it so; the grammar compiler would let
-    a small model add keys until max_tokens runs out."""
-    if isinstance(schema, list):
-        return [_closed(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    closed = {key: _closed(value) for key, value in schema.items()}
-    if "properties" in closed and "additionalProperties" not in closed:
-        closed["additionalProperties"] = False
-    return closed
 
 
 def _check_grammar(loaded: _Loaded, grammar: str, response_format: dict[str, Any], model: str) -> None:

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 from rich.text import Text
 
-from ..artifact import Artifact
+from ..artifact import Artifact, Closest
 from ..lm import Usage
 from ..lm.batch_run import BatchOutcome, BatchPlan
 from ..scoring.evaluation import Comparison, EvalResult
 from ..scoring.stats import is_graded, mean_interval
+from ..search.racing import ALPHA
 from .formats import interval_text
 from .live import pct, usage_rows
 
@@ -67,6 +68,8 @@ def optimize_summary(artifact: Artifact, seconds: float, output: Path) -> tuple[
     usage_rows(table, Usage(**{k: type(getattr(Usage(), k))(v) for k, v in artifact.run.usage.items()}), seconds)
     table.add_row("artifact", str(output))
     notes = [f"note: {artifact.run.message}"] if artifact.run.message else []
+    if scores.closest is not None:
+        notes.append(seed_kept_note(scores.closest))
     asked = [step for step in artifact.history if step.proposals]
     if asked and not any(step.proposals_kept for step in asked) and len(asked) < len(artifact.history):
         notes.append(
@@ -75,6 +78,20 @@ def optimize_summary(artifact: Artifact, seconds: float, output: Path) -> tuple[
             "A stronger optimizer_model can improve the instructions too."
         )
     return table, notes
+
+
+def seed_kept_note(closest: Closest) -> str:
+    """Why the seed prompt is returned, and what would help: more budget when the nearest candidate never reached
+    the whole pool, more data (or a stronger model) when it did and its lead was not sure enough."""
+    lead = (f"{closest.better} examples better than the seed prompt and {closest.worse} worse, "
+            f"p = {closest.p_value:.2g} where {ALPHA:g} is needed")
+    if not closest.whole_pool:
+        return (f"note: the seed prompt is returned: no candidate beat it on the whole pool. The closest scored "
+                f"{pct(closest.score)} on {closest.examples} examples ({lead}) and the budget ran out before it was "
+                "scored on the whole pool: a larger optimizer.budget (or --budget) may find the gain.")
+    return (f"note: the seed prompt is returned: no candidate beat it on the whole pool. The closest scored "
+            f"{pct(closest.score)} on all {closest.examples} examples ({lead}): more labelled examples would make "
+            "the test surer, or the model cannot do much better with these instructions and shots.")
 
 
 def examples_text(count: int | None) -> str:
