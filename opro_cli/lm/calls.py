@@ -12,7 +12,7 @@ import logging
 import os
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BudgetExhausted, ProviderError
@@ -69,6 +69,7 @@ class LM:
         self._answered: set[tuple[str, str | None]] = set()  # endpoints that answered once: calls may overlap
         self._refused: dict[tuple[str, str | None], ProviderError] = {}  # endpoints whose first call was refused
         self._inflight = _InFlight()
+        self._sending = 0  # calls past the cache, not yet returned: the cache is flushed when none is left
         self._jitter = random.Random()
         self._litellm = _import_litellm()
         self._pools: dict[str, Pool] = {}
@@ -95,9 +96,16 @@ class LM:
             return Completion(hit["text"], hit["prompt_tokens"], hit["completion_tokens"], 0.0, cached=True)
         pool = self._pool(model)
         request = {"model": model.name, "messages": messages, **params, **_connection(model)}
-        completion = await self._send(pool, request)
-        if self.cache is not None:
-            self.cache.put(key, {k: v for k, v in asdict(completion).items() if k in ("text", "prompt_tokens", "completion_tokens")})
+        self._sending += 1
+        try:
+            completion = await self._send(pool, request)
+            if self.cache is not None:
+                self.cache.put_soon(key, {"text": completion.text, "prompt_tokens": completion.prompt_tokens,
+                                          "completion_tokens": completion.completion_tokens})
+        finally:
+            self._sending -= 1
+            if not self._sending and self.cache is not None:
+                self.cache.flush()  # idle (a run's end, a stop, between phases): every answer stored
         return completion
 
     def _pool(self, model: ModelConfig) -> Pool:
