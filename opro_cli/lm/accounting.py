@@ -18,6 +18,14 @@ class Completion:
     cached: bool = False
 
 
+def answer_text(response: Any) -> str:
+    """The answer's text; a reply without choices or content (e.g. a content filter) is an empty answer,
+    which scores as a failure of that example rather than stopping the run."""
+    choices = getattr(response, "choices", None) or []
+    content = getattr(getattr(choices[0], "message", None), "content", None) if choices else None
+    return content if isinstance(content, str) else ""
+
+
 @dataclass
 class Usage:
     """What the run consumed. `calls` counts requests sent to providers (retries included)."""

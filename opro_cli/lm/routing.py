@@ -196,6 +196,20 @@ def litellm_charges(litellm: Any, model_name: str) -> bool:
     return any(isinstance(v, (int, float)) and v > 0 for k, v in info.items() if "cost" in k)
 
 
+def connection(model: ModelConfig) -> dict[str, Any]:
+    """Where and how to reach the model; kept out of cache keys and artifacts."""
+    out: dict[str, Any] = {"timeout": model.timeout}
+    if model.api_base:
+        out["api_base"] = model.api_base
+    if model.api_version:
+        out["api_version"] = model.api_version
+    if model.api_key_env and not model.deployments:
+        out["api_key"] = key_from_env(model.name, model.api_key_env)
+    if model.deployments:  # each deployment's place, key and timeout are in the Router's model_list
+        out.clear()
+    return out
+
+
 def key_from_env(model_name: str, variable: str) -> str:
     key = os.environ.get(variable)
     if not key:
