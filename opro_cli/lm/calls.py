@@ -12,12 +12,11 @@ import logging
 import os
 import random
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BudgetExhausted, ProviderError
 from ..spec import ModelConfig
-from .accounting import Budget, Completion, RetryPolicy, Usage, answer_text
+from .accounting import Budget, Completion, InFlight, RetryPolicy, Usage, answer_text
 from .cache import ResponseCache, call_key
 from .provider_errors import ProviderUnavailable, describe, is_transient, refusal, retry_after
 from .concurrency import RPM_WINDOW
@@ -31,12 +30,6 @@ class _Failed(Exception):
         super().__init__(str(exc))
         self.exc = exc
         self.window_absorbed = window_absorbed
-
-
-@dataclass
-class _InFlight:
-    count: int = 0
-    since: float = 0.0
 
 
 class LM:
@@ -68,7 +61,7 @@ class LM:
         self._first_call = asyncio.Lock()
         self._answered: set[tuple[str, str | None]] = set()  # endpoints that answered once: calls may overlap
         self._refused: dict[tuple[str, str | None], ProviderError] = {}  # endpoints whose first call was refused
-        self._inflight = _InFlight()
+        self._inflight = InFlight()
         self._sending = 0  # calls past the cache, not yet returned: the cache is flushed when none is left
         self._jitter = random.Random()
         self._litellm = _import_litellm()
@@ -77,6 +70,7 @@ class LM:
         self._room = asyncio.Condition()  # notified whenever an endpoint may have room again
         self._turns: dict[int, asyncio.Lock] = {}  # per pool: whose turn it is to wait for room
         self._waiting = 0  # callers waiting on `_room` (or about to): only then does a release notify it
+        self._admitting = 0  # callers in `_admit` past its fast path
         self._releases = 0  # requests come back so far: a caller that saw one during its pick looks again
         self.batch_answers: dict[str, dict[str, Any]] = {}  # answers a provider batch returned, by cache key
 
@@ -111,8 +105,10 @@ class LM:
         return completion
 
     def _pool(self, model: ModelConfig) -> Pool:
-        """The endpoints of a model config, built on its first call (deployment keys are read then)."""
-        key = model.model_dump_json(include={"name", "api_base", "api_key_env", "deployments"})
+        """The endpoints of a model config, built on its first call (deployment keys are read then). The key is
+        what tells pools apart; without deployments three strings say it, no JSON dump a call."""
+        key: Any = (model.name, model.api_base, model.api_key_env) if not model.deployments else \
+            model.model_dump_json(include={"name", "api_base", "api_key_env", "deployments"})
         if key not in self._pools:
             self._pools[key] = build_pool(
                 self._litellm, model, self.concurrency, self._endpoints, self.adaptive, self.rpm_window
@@ -153,7 +149,7 @@ class LM:
             self._first_call = asyncio.Lock()
             self._room = asyncio.Condition()
             self._turns = {}
-            self._waiting = 0
+            self._waiting = self._admitting = 0
 
     async def _call_with_retries(self, pool: Pool, request: dict[str, Any]) -> Completion:
         """One call and its retries, in one of the `-j` slots throughout (a backoff keeps its slot, so a failing
@@ -185,11 +181,11 @@ class LM:
         sent_at = time.monotonic()
         ticket = endpoint.take(sent_at)
         try:
-            self._lift()
+            self._inflight.lift()
             try:
                 response = await pool.send(endpoint, request)
             finally:
-                self._land()
+                self._inflight.land(self.usage)
         except Exception as exc:  # noqa: BLE001 - classified by the caller
             rate_limited = getattr(exc, "status_code", None) == 429 or isinstance(exc, self._litellm.RateLimitError)
             window = endpoint.limit.current
@@ -208,7 +204,20 @@ class LM:
     async def _admit(self, pool: Pool, messages: list[dict[str, str]]) -> Endpoint:
         """Wait until the pool has an endpoint with room (window, pacing, rpm, Router cooldowns). A pool's callers
         take turns (a FIFO lock): a release wakes the first in each pool's queue, not every call waiting behind
-        `-j` (at -j 32 against 8 in flight, waking them all cost ~10% of the client's CPU)."""
+        `-j` (at -j 32 against 8 in flight, waking them all cost ~10% of the client's CPU). With nobody else
+        here and no Router to ask, room found at once is taken without the locks (what they would give)."""
+        if not self._admitting and pool.router is None:
+            now = time.monotonic()
+            endpoint = pool.first_ready(now)
+            if endpoint is not None and endpoint.has_room(now):
+                return endpoint
+        self._admitting += 1
+        try:
+            return await self._admit_in_turn(pool, messages)
+        finally:
+            self._admitting -= 1
+
+    async def _admit_in_turn(self, pool: Pool, messages: list[dict[str, str]]) -> Endpoint:
         turn = self._turns.get(id(pool))
         if turn is None:
             turn = self._turns[id(pool)] = asyncio.Lock()
@@ -261,17 +270,6 @@ class LM:
         if self.budget.max_cost is not None and self.usage.cost >= self.budget.max_cost:
             raise BudgetExhausted(f"cost budget of ${self.budget.max_cost:g} reached")
         self.usage.calls += 1
-
-    def _lift(self) -> None:
-        """A request goes out: `lm_seconds` counts the time with at least one in flight."""
-        if self._inflight.count == 0:
-            self._inflight.since = time.perf_counter()
-        self._inflight.count += 1
-
-    def _land(self) -> None:
-        self._inflight.count -= 1
-        if self._inflight.count == 0:
-            self.usage.lm_seconds += time.perf_counter() - self._inflight.since
 
     def _account(self, response: Any, endpoint: Endpoint) -> Completion:
         completion = Completion(

@@ -79,11 +79,11 @@ class Pool:
     async def pick(self, messages: list[dict[str, str]]) -> Endpoint | None:
         """An endpoint with room, as the Router picks it (it may still have to wait for pacing); None if none has."""
         now = time.monotonic()
+        if self.router is None:
+            return self.first_ready(now)
         ready = {e.id: e for e in self.endpoints if e.has_slot(now)}
         if not ready or now < self.router_busy_until:
             return None
-        if self.router is None:
-            return next(iter(ready.values()))
         chosen = await self._select("pick", messages)
         if chosen is None:
             return None
@@ -93,6 +93,12 @@ class Pool:
         healthy = await self._select("healthy", messages) or []
         candidates = [ready[i] for i in map(_deployment_id, healthy) if i in ready]
         return max(candidates, key=lambda e: e.limit.current - e.limit.in_flight, default=None)
+
+    def first_ready(self, now: float) -> Endpoint | None:
+        """Without a Router: the first endpoint with a slot (its pacing aside), at once."""
+        if now < self.router_busy_until:
+            return None
+        return next((e for e in self.endpoints if e.has_slot(now)), None)
 
     async def _select(self, kind: str, messages: list[dict[str, str]]) -> Any:
         try:
