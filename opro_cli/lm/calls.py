@@ -70,7 +70,6 @@ class LM:
         self._room = asyncio.Condition()  # notified whenever an endpoint may have room again
         self._turns: dict[int, asyncio.Lock] = {}  # per pool: whose turn it is to wait for room
         self._waiting = 0  # callers waiting on `_room` (or about to): only then does a release notify it
-        self._admitting = 0  # callers in `_admit` past its fast path
         self._releases = 0  # requests come back so far: a caller that saw one during its pick looks again
         self.batch_answers: dict[str, dict[str, Any]] = {}  # answers a provider batch returned, by cache key
 
@@ -149,7 +148,7 @@ class LM:
             self._first_call = asyncio.Lock()
             self._room = asyncio.Condition()
             self._turns = {}
-            self._waiting = self._admitting = 0
+            self._waiting = 0
 
     async def _call_with_retries(self, pool: Pool, request: dict[str, Any]) -> Completion:
         """One call and its retries, in one of the `-j` slots throughout (a backoff keeps its slot, so a failing
@@ -204,18 +203,15 @@ class LM:
     async def _admit(self, pool: Pool, messages: list[dict[str, str]]) -> Endpoint:
         """Wait until the pool has an endpoint with room (window, pacing, rpm, Router cooldowns). A pool's callers
         take turns (a FIFO lock): a release wakes the first in each pool's queue, not every call waiting behind
-        `-j` (at -j 32 against 8 in flight, waking them all cost ~10% of the client's CPU). With nobody else
-        here and no Router to ask, room found at once is taken without the locks (what they would give)."""
-        if not self._admitting and pool.router is None:
+        `-j` (at -j 32 against 8 in flight, waking them all cost ~10% of the client's CPU). Turns matter only
+        while room is short: with nobody waiting for room and no Router to ask, room found at once is taken
+        without the locks (their hand-off, one task switch a call, kept every call queueing behind the last)."""
+        if not self._waiting and pool.router is None:
             now = time.monotonic()
             endpoint = pool.first_ready(now)
             if endpoint is not None and endpoint.has_room(now):
                 return endpoint
-        self._admitting += 1
-        try:
-            return await self._admit_in_turn(pool, messages)
-        finally:
-            self._admitting -= 1
+        return await self._admit_in_turn(pool, messages)
 
     async def _admit_in_turn(self, pool: Pool, messages: list[dict[str, str]]) -> Endpoint:
         turn = self._turns.get(id(pool))
