@@ -20,8 +20,8 @@ the calls it changes. Decide a change on some seeds, then confirm it on fresh on
     python benchmarks/seeds.py --first-seed 5 --seeds 5 --baseline-rev main --work DIR    # confirm on seeds 5-9
     python benchmarks/seeds.py --tasks room --searches new --budget heavy    # what more calls buy
 
-Tasks: the examples in configs/ and the benchmark-only tasks in benchmarks/tasks/ (not tuned on); `past` and
-`addition` are the weak-signal tasks of issue 29 (36 labelled examples, the seed prompt at 0 %). The baseline runs
+Tasks: the examples in configs/ and the benchmark-only tasks in benchmarks/tasks/ (not tuned on); `past`,
+`addition` and `product` are the weak-signal tasks of issue 29 (36 labelled examples, the seed prompt at 0 %). The baseline runs
 on this tree's embedded-model engine (`export_baseline`), so a comparison is of searches only.
 """
 
@@ -81,7 +81,7 @@ TASKS.update(REWARD_TASKS)
 # Weak signal (issue 29): a pool of 36, the seed prompt at 0 %, a few shots at 10-30 % (make_weak_tasks.py).
 WEAK_TASKS = {
     name: (f"benchmarks/tasks/{name}.yaml", f"benchmarks/tasks/{name}_train.jsonl", f"benchmarks/tasks/{name}_test.jsonl")
-    for name in ("past", "addition")
+    for name in ("past", "addition", "product")
 }
 TASKS.update(WEAK_TASKS)
 

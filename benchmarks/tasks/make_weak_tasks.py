@@ -1,11 +1,13 @@
 """Write the benchmark-only weak-signal tasks (issue 29), seeded and reproducible:
 `python benchmarks/tasks/make_weak_tasks.py`.
 
-Two tasks where the embedded model (SmolLM2-135M) gets nothing right with the seed prompt (it answers in a
+Three tasks where the embedded model (SmolLM2-135M) gets nothing right with the seed prompt (it answers in a
 sentence, so an exact match never holds) and only 10-30 % with a few shots, and the labelled pool is small (36
 examples), as a user with a handful of hard examples has it:
 
 - `past`: the simple past of an irregular English verb ("swim" -> "swam"), a free-text answer;
+- `product`: the product of a number up to 12 and a digit ("7 x 8" -> "56"), a times table recalled, a short
+  numeric answer (8-12 % with three random shots, 52 test examples);
 - `addition`: the sum of a two-digit and a one-digit number ("47 + 8" -> "55"), a short numeric answer scored
   by exact match.
 
@@ -44,6 +46,11 @@ def past(rng) -> dict[str, str]:
     return {"verb": verb, "past": answer}
 
 
+def product(rng) -> dict[str, str]:
+    a, b = rng.randint(2, 12), rng.randint(2, 9)
+    return {"problem": f"{a} x {b}", "product": str(a * b)}
+
+
 def addition(rng) -> dict[str, str]:
     a, b = rng.randint(11, 89), rng.randint(2, 9)
     return {"problem": f"{a} + {b}", "sum": str(a + b)}
@@ -54,3 +61,5 @@ if __name__ == "__main__":
     write("past_test.jsonl", past, len(VERBS) - 36, 292, used, HERE)
     used = write("addition_train.jsonl", addition, 36, 293, set(), HERE)
     write("addition_test.jsonl", addition, 96, 294, used, HERE)
+    used = write("product_train.jsonl", product, 36, 297, set(), HERE)
+    write("product_test.jsonl", product, 11 * 8 - 36, 298, used, HERE)
