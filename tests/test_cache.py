@@ -117,3 +117,43 @@ def test_warm_run_is_faster_than_cold(tmp_path, fault_server):
     optimize(task, "--cache-dir", tmp_path / "cache", "-j", "1")
     warm = time.perf_counter() - started
     assert warm < cold / 2, (cold, warm)
+
+
+def test_answers_are_stored_together_and_all_on_disk_once_the_calls_end(tmp_path, fault_server, monkeypatch):
+    """The LM stores answers a batch at a time (one transaction, not one per answer); another process sees
+    every one once the LM has no call left in flight, and its own lookups see them at once."""
+    import asyncio
+
+    from opro_cli.lm import LM, RetryPolicy
+    from opro_cli.spec import ModelConfig
+    from server_task import KEY_ENV
+
+    monkeypatch.setenv(KEY_ENV, KEY)
+    server = fault_server(latency=0.01)
+    model = ModelConfig(name="openai/toy", api_base=server.url, api_key_env=KEY_ENV, timeout=5.0)
+    lm = LM(cache=ResponseCache(tmp_path), concurrency=4, retry=RetryPolicy(attempts=2, base_delay=0.01))
+    other = ResponseCache(tmp_path)
+    reviews = [[{"role": "user", "content": f"Review: number {i} was fine"}] for i in range(12)]
+    seen_meanwhile = []
+
+    async def run() -> None:
+        async def one(messages):
+            await lm.complete(model, messages)
+            seen_meanwhile.append(lm.cache.get(cache_key("openai/toy", messages, model.answer_params())))
+
+        await asyncio.gather(*(one(m) for m in reviews))
+
+    asyncio.run(run())
+    assert all(hit is not None for hit in seen_meanwhile) and server.requests == 12
+    stored = [other.get(cache_key("openai/toy", m, model.answer_params())) for m in reviews]
+    assert all(hit is not None and hit["text"] for hit in stored)
+    assert other._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == 12
+    lm.cache.close(), other.close()
+
+
+def test_an_answer_held_for_later_is_stored_on_close(tmp_path):
+    cache = ResponseCache(tmp_path)
+    cache.put_soon("k", {"text": "a", "prompt_tokens": 0, "completion_tokens": 0})
+    assert cache.get("k") == {"text": "a", "prompt_tokens": 0, "completion_tokens": 0}
+    cache.close()
+    assert ResponseCache(tmp_path).get("k") == {"text": "a", "prompt_tokens": 0, "completion_tokens": 0}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,6 +17,14 @@ class Completion:
     completion_tokens: int = 0
     cost: float = 0.0
     cached: bool = False
+
+
+def answer_text(response: Any) -> str:
+    """The answer's text; a reply without choices or content (e.g. a content filter) is an empty answer,
+    which scores as a failure of that example rather than stopping the run."""
+    choices = getattr(response, "choices", None) or []
+    content = getattr(getattr(choices[0], "message", None), "content", None) if choices else None
+    return content if isinstance(content, str) else ""
 
 
 @dataclass
@@ -34,6 +43,25 @@ class Usage:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+
+@dataclass
+class InFlight:
+    """Requests out now, and since when at least one has been: `Usage.lm_seconds` adds up those stretches."""
+
+    count: int = 0
+    since: float = 0.0
+
+    def lift(self) -> None:
+        if self.count == 0:
+            self.since = time.perf_counter()
+        self.count += 1
+
+    def land(self, usage: Usage) -> None:
+        self.count -= 1
+        if self.count == 0:
+            usage.lm_seconds += time.perf_counter() - self.since
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,15 @@ import logging
 import os
 import random
 import time
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import BudgetExhausted, ProviderError
 from ..spec import ModelConfig
-from .accounting import Budget, Completion, RetryPolicy, Usage
+from .accounting import Budget, Completion, InFlight, RetryPolicy, Usage, answer_text
 from .cache import ResponseCache, call_key
 from .provider_errors import ProviderUnavailable, describe, is_transient, refusal, retry_after
 from .concurrency import RPM_WINDOW
-from .routing import Endpoint, Pool, build_pool, key_from_env
+from .routing import Endpoint, Pool, build_pool, connection
 
 
 class _Failed(Exception):
@@ -31,12 +30,6 @@ class _Failed(Exception):
         super().__init__(str(exc))
         self.exc = exc
         self.window_absorbed = window_absorbed
-
-
-@dataclass
-class _InFlight:
-    count: int = 0
-    since: float = 0.0
 
 
 class LM:
@@ -68,13 +61,16 @@ class LM:
         self._first_call = asyncio.Lock()
         self._answered: set[tuple[str, str | None]] = set()  # endpoints that answered once: calls may overlap
         self._refused: dict[tuple[str, str | None], ProviderError] = {}  # endpoints whose first call was refused
-        self._inflight = _InFlight()
+        self._inflight = InFlight()
+        self._sending = 0  # calls past the cache, not yet returned: the cache is flushed when none is left
         self._jitter = random.Random()
         self._litellm = _import_litellm()
         self._pools: dict[str, Pool] = {}
         self._endpoints: dict[tuple[Any, ...], Endpoint] = {}
         self._room = asyncio.Condition()  # notified whenever an endpoint may have room again
         self._turns: dict[int, asyncio.Lock] = {}  # per pool: whose turn it is to wait for room
+        self._waiting = 0  # callers waiting on `_room` (or about to): only then does a release notify it
+        self._releases = 0  # requests come back so far: a caller that saw one during its pick looks again
         self.batch_answers: dict[str, dict[str, Any]] = {}  # answers a provider batch returned, by cache key
 
     async def complete(
@@ -94,15 +90,24 @@ class LM:
             self.usage.cached_calls += 1
             return Completion(hit["text"], hit["prompt_tokens"], hit["completion_tokens"], 0.0, cached=True)
         pool = self._pool(model)
-        request = {"model": model.name, "messages": messages, **params, **_connection(model)}
-        completion = await self._send(pool, request)
-        if self.cache is not None:
-            self.cache.put(key, {k: v for k, v in asdict(completion).items() if k in ("text", "prompt_tokens", "completion_tokens")})
+        request = {"model": model.name, "messages": messages, **params, **connection(model)}
+        self._sending += 1
+        try:
+            completion = await self._send(pool, request)
+            if self.cache is not None:
+                self.cache.put_soon(key, {"text": completion.text, "prompt_tokens": completion.prompt_tokens,
+                                          "completion_tokens": completion.completion_tokens})
+        finally:
+            self._sending -= 1
+            if not self._sending and self.cache is not None:
+                self.cache.flush()  # idle (a run's end, a stop, between phases): every answer stored
         return completion
 
     def _pool(self, model: ModelConfig) -> Pool:
-        """The endpoints of a model config, built on its first call (deployment keys are read then)."""
-        key = model.model_dump_json(include={"name", "api_base", "api_key_env", "deployments"})
+        """The endpoints of a model config, built on its first call (deployment keys are read then). The key is
+        what tells pools apart; without deployments three strings say it, no JSON dump a call."""
+        key: Any = (model.name, model.api_base, model.api_key_env) if not model.deployments else \
+            model.model_dump_json(include={"name", "api_base", "api_key_env", "deployments"})
         if key not in self._pools:
             self._pools[key] = build_pool(
                 self._litellm, model, self.concurrency, self._endpoints, self.adaptive, self.rpm_window
@@ -143,6 +148,7 @@ class LM:
             self._first_call = asyncio.Lock()
             self._room = asyncio.Condition()
             self._turns = {}
+            self._waiting = 0
 
     async def _call_with_retries(self, pool: Pool, request: dict[str, Any]) -> Completion:
         """One call and its retries, in one of the `-j` slots throughout (a backoff keeps its slot, so a failing
@@ -174,7 +180,11 @@ class LM:
         sent_at = time.monotonic()
         ticket = endpoint.take(sent_at)
         try:
-            response = await self._timed(pool.send(endpoint, request))
+            self._inflight.lift()
+            try:
+                response = await pool.send(endpoint, request)
+            finally:
+                self._inflight.land(self.usage)
         except Exception as exc:  # noqa: BLE001 - classified by the caller
             rate_limited = getattr(exc, "status_code", None) == 429 or isinstance(exc, self._litellm.RateLimitError)
             window = endpoint.limit.current
@@ -193,17 +203,36 @@ class LM:
     async def _admit(self, pool: Pool, messages: list[dict[str, str]]) -> Endpoint:
         """Wait until the pool has an endpoint with room (window, pacing, rpm, Router cooldowns). A pool's callers
         take turns (a FIFO lock): a release wakes the first in each pool's queue, not every call waiting behind
-        `-j` (at -j 32 against 8 in flight, waking them all cost ~10% of the client's CPU)."""
-        async with self._turns.setdefault(id(pool), asyncio.Lock()), self._room:
+        `-j` (at -j 32 against 8 in flight, waking them all cost ~10% of the client's CPU). Turns matter only
+        while room is short: with nobody waiting for room and no Router to ask, room found at once is taken
+        without the locks (their hand-off, one task switch a call, kept every call queueing behind the last)."""
+        if not self._waiting and pool.router is None:
+            now = time.monotonic()
+            endpoint = pool.first_ready(now)
+            if endpoint is not None and endpoint.has_room(now):
+                return endpoint
+        return await self._admit_in_turn(pool, messages)
+
+    async def _admit_in_turn(self, pool: Pool, messages: list[dict[str, str]]) -> Endpoint:
+        turn = self._turns.get(id(pool))
+        if turn is None:
+            turn = self._turns[id(pool)] = asyncio.Lock()
+        async with turn, self._room:
             while True:
+                released = self._releases
                 endpoint = await pool.pick(messages)
                 now = time.monotonic()
                 if endpoint is not None and endpoint.has_room(now):
                     return endpoint
+                if self._releases != released:  # a call came back during the pick: look again before waiting
+                    continue
+                self._waiting += 1  # from here until `wait` releases the lock, `_finish` waits for it to notify
                 try:
                     await asyncio.wait_for(self._room.wait(), timeout=pool.next_change(now))
                 except asyncio.TimeoutError:
                     pass
+                finally:
+                    self._waiting -= 1
 
     async def _finish(
         self,
@@ -215,8 +244,10 @@ class LM:
     ) -> None:
         """A request came back: `round_trip` seconds if it was answered, a 429 or other failure otherwise."""
         endpoint.finished(ticket, round_trip, rate_limited, asked)
-        async with self._room:
-            self._room.notify_all()
+        self._releases += 1
+        if self._waiting:  # nobody waits for room most of the time: no lock to take, nobody to wake
+            async with self._room:
+                self._room.notify_all()
 
     def concurrency_text(self) -> str:
         """Calls in flight and each endpoint's current window, for the live display."""
@@ -236,20 +267,9 @@ class LM:
             raise BudgetExhausted(f"cost budget of ${self.budget.max_cost:g} reached")
         self.usage.calls += 1
 
-    async def _timed(self, call: Any) -> Any:
-        if self._inflight.count == 0:
-            self._inflight.since = time.perf_counter()
-        self._inflight.count += 1
-        try:
-            return await call
-        finally:
-            self._inflight.count -= 1
-            if self._inflight.count == 0:
-                self.usage.lm_seconds += time.perf_counter() - self._inflight.since
-
     def _account(self, response: Any, endpoint: Endpoint) -> Completion:
         completion = Completion(
-            _text(response),
+            answer_text(response),
             int(getattr(getattr(response, "usage", None), "prompt_tokens", 0) or 0),
             int(getattr(getattr(response, "usage", None), "completion_tokens", 0) or 0),
             self._cost(response, endpoint),
@@ -289,25 +309,3 @@ def _import_litellm() -> Any:
 
     register()
     return litellm
-
-
-def _connection(model: ModelConfig) -> dict[str, Any]:
-    """Where and how to reach the model; kept out of cache keys and artifacts."""
-    out: dict[str, Any] = {"timeout": model.timeout}
-    if model.api_base:
-        out["api_base"] = model.api_base
-    if model.api_version:
-        out["api_version"] = model.api_version
-    if model.api_key_env and not model.deployments:
-        out["api_key"] = key_from_env(model.name, model.api_key_env)
-    if model.deployments:  # each deployment's place, key and timeout are in the Router's model_list
-        out.clear()
-    return out
-
-
-def _text(response: Any) -> str:
-    """The answer's text; a reply without choices or content (e.g. a content filter) is an empty answer,
-    which scores as a failure of that example rather than stopping the run."""
-    choices = getattr(response, "choices", None) or []
-    content = getattr(getattr(choices[0], "message", None), "content", None) if choices else None
-    return content if isinstance(content, str) else ""

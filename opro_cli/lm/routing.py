@@ -79,11 +79,11 @@ class Pool:
     async def pick(self, messages: list[dict[str, str]]) -> Endpoint | None:
         """An endpoint with room, as the Router picks it (it may still have to wait for pacing); None if none has."""
         now = time.monotonic()
+        if self.router is None:
+            return self.first_ready(now)
         ready = {e.id: e for e in self.endpoints if e.has_slot(now)}
         if not ready or now < self.router_busy_until:
             return None
-        if self.router is None:
-            return next(iter(ready.values()))
         chosen = await self._select("pick", messages)
         if chosen is None:
             return None
@@ -93,6 +93,12 @@ class Pool:
         healthy = await self._select("healthy", messages) or []
         candidates = [ready[i] for i in map(_deployment_id, healthy) if i in ready]
         return max(candidates, key=lambda e: e.limit.current - e.limit.in_flight, default=None)
+
+    def first_ready(self, now: float) -> Endpoint | None:
+        """Without a Router: the first endpoint with a slot (its pacing aside), at once."""
+        if now < self.router_busy_until:
+            return None
+        return next((e for e in self.endpoints if e.has_slot(now)), None)
 
     async def _select(self, kind: str, messages: list[dict[str, str]]) -> Any:
         try:
@@ -194,6 +200,20 @@ def litellm_charges(litellm: Any, model_name: str) -> bool:
     except Exception:  # noqa: BLE001 - litellm raises several classes for an unmapped model
         return False
     return any(isinstance(v, (int, float)) and v > 0 for k, v in info.items() if "cost" in k)
+
+
+def connection(model: ModelConfig) -> dict[str, Any]:
+    """Where and how to reach the model; kept out of cache keys and artifacts."""
+    out: dict[str, Any] = {"timeout": model.timeout}
+    if model.api_base:
+        out["api_base"] = model.api_base
+    if model.api_version:
+        out["api_version"] = model.api_version
+    if model.api_key_env and not model.deployments:
+        out["api_key"] = key_from_env(model.name, model.api_key_env)
+    if model.deployments:  # each deployment's place, key and timeout are in the Router's model_list
+        out.clear()
+    return out
 
 
 def key_from_env(model_name: str, variable: str) -> str:
