@@ -2,7 +2,7 @@
 
 import math
 
-from opro_cli.search.racing import EARLY_ALPHA, acceptance_level, paired, prefix, promotion, prompt_order, rank_score, screening_examples, settled, rung_of, rung_sizes, sign_test, standing, wilson_interval
+from opro_cli.search.racing import EARLY_ALPHA, acceptance_level, beats_seed, paired, prefix, promotion, prompt_order, rank_score, screening_examples, settled, rung_of, rung_sizes, sign_test, standing, wilson_interval
 
 
 def test_rungs_grow_by_eta_up_to_the_whole_pool():
@@ -18,6 +18,24 @@ def test_sign_test_is_the_exact_binomial_tail():
     assert sign_test(5, 0) == 1 / 32
     assert math.isclose(sign_test(7, 1), 9 / 256)
     assert sign_test(3, 3) > 0.5
+
+
+def test_the_mid_p_value_counts_the_observed_split_by_half():
+    assert sign_test(4, 0, mid=True) == 1 / 32  # exact: 1/16
+    assert sign_test(3, 0, mid=True) == 1 / 16
+    assert math.isclose(sign_test(6, 1, mid=True), (1 + 7 / 2) / 128)
+    assert sign_test(0, 0, mid=True) == 1.0
+
+
+def test_the_guard_against_the_seed_prompt_takes_a_clean_lead_the_exact_test_cannot_see():
+    """On a small pool where the seed prompt is never right, 4 wins and no loss is the best a 10 % prompt shows:
+    the exact test (p = 1/16) could never accept it; the guard's mid-p test does, and still not 3 wins, nor a
+    lead that loses as often as it wins."""
+    seed = {i: 0.0 for i in range(36)}
+    assert beats_seed(paired({i: float(i < 4) for i in range(36)}, seed))
+    assert not paired({i: float(i < 4) for i in range(36)}, seed).significant()
+    assert not beats_seed(paired({i: float(i < 3) for i in range(36)}, seed))
+    assert not beats_seed(paired({i: float(i < 6) for i in range(36)}, {i: float(6 <= i < 12) for i in range(36)}))
 
 
 def test_paired_comparison_counts_only_shared_examples():

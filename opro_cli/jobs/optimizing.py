@@ -142,7 +142,7 @@ def scores(state: OptimizerState, budget: int, completion: Callable[[OptimizerSt
         best_examples=len(best.rewards),
         best_ci95=best.interval(),
         best_vs_seed=SeedComparison(
-            examples=versus.examples, best_only=versus.wins, seed_only=versus.losses, p_value=versus.p_value
+            examples=versus.examples, best_only=versus.wins, seed_only=versus.losses, p_value=versus.mid_p_value
         ),
         screened=state.screened,
         promoted=state.promoted,
@@ -163,7 +163,7 @@ def closest(state: OptimizerState, completion: Callable[[OptimizerState, str], i
     versus, name = max(leads, key=lambda item: (item[0].wins - item[0].losses, item[0].examples))
     entry = state.entries[name]
     return Closest(score=entry.score, examples=len(entry.rewards), whole_pool=completion(state, name) == 0,
-                   better=versus.wins, worse=versus.losses, p_value=versus.p_value)
+                   better=versus.wins, worse=versus.losses, p_value=versus.mid_p_value)
 
 
 def optimize(

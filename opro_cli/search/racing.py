@@ -58,8 +58,21 @@ class Paired:
     def p_value(self) -> float:
         return sign_test(self.wins, self.losses)
 
+    @property
+    def mid_p_value(self) -> float:
+        return sign_test(self.wins, self.losses, mid=True)
+
     def significant(self, alpha: float = ALPHA) -> bool:
         return self.wins > self.losses and self.p_value < alpha
+
+
+def beats_seed(result: Paired) -> bool:
+    """The guard's test of a challenger against the seed prompt on the whole pool: the sign test's mid-p value
+    below ALPHA. The exact test is too strict with few discordant examples: on a pool of 36 where the seed
+    prompt is never right, a prompt right on 4 of them (0 losses) has p = 1/16 and could never win; its mid-p
+    value is 1/32. Measured on the seeds benchmark: weak tasks gain (product 0 -> 7.7 points), and none of the
+    other tasks' 55 runs changes (benchmarks/weak_signal.md)."""
+    return result.wins > result.losses and result.mid_p_value < ALPHA
 
 
 def paired(challenger: Rewards, incumbent: Rewards, examples: Iterable[int] | None = None) -> Paired:
@@ -74,13 +87,16 @@ def paired(challenger: Rewards, incumbent: Rewards, examples: Iterable[int] | No
     )
 
 
-def sign_test(wins: int, losses: int) -> float:
+def sign_test(wins: int, losses: int, mid: bool = False) -> float:
     """P(at least `wins` of `wins + losses` fair coin flips): the chance a prompt no better than the incumbent
-    wins this often. Ties carry no information and are left out, as in McNemar's exact test."""
+    wins this often. Ties carry no information and are left out, as in McNemar's exact test. `mid`: Lancaster's
+    mid-p value, counting exactly `wins` by half, whose size stays close to the nominal level where the exact
+    test's falls far below it (few discordant examples)."""
     n = wins + losses
     if n == 0:
         return 1.0
-    return sum(math.comb(n, j) for j in range(wins, n + 1)) / 2**n
+    tail = sum(math.comb(n, j) for j in range(wins, n + 1))
+    return (tail - math.comb(n, wins) / 2 if mid else tail) / 2**n
 
 
 def rung_sizes(first: int, total: int, eta: int = ETA) -> list[int]:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..scoring.prediction import Prediction, inputs_key
 from ..scoring.prompt import Prompt
 from ..scoring.stats import mean_interval
-from .racing import ALPHA, paired
+from .racing import beats_seed, paired
 
 
 class Entry(BaseModel):
@@ -147,12 +147,12 @@ def accept(state: OptimizerState, winner: str) -> OptimizerState:
 
 
 def final_choice(state: OptimizerState) -> OptimizerState:
-    """The guard on the result: the latest incumbent that beats the seed prompt in the paired test at ALPHA
-    on the examples both were scored on, else the seed prompt. Incumbents after the first may have won at a
+    """The guard on the result: the latest incumbent that beats the seed prompt in the paired test
+    (`racing.beats_seed`) on the examples both were scored on, else the seed prompt. Incumbents after the first may have won at a
     looser level against each other; none is returned unless it is better than where the user started."""
     seed = state.seed.rewards
     for entry in reversed(state.chain[1:]):
-        if paired(state.entries[entry].rewards, seed).significant(ALPHA):
+        if beats_seed(paired(state.entries[entry].rewards, seed)):
             return state.model_copy(update={"best_id": entry})
     return state.model_copy(update={"best_id": state.seed_id})
 

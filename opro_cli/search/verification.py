@@ -4,7 +4,7 @@ whole pool and tested against the incumbent (a paired test, stricter against the
 from __future__ import annotations
 
 from .context import SearchContext
-from .racing import acceptance_level, paired
+from .racing import acceptance_level, beats_seed, paired
 from .state import OptimizerState, accept, record_step
 
 
@@ -79,7 +79,9 @@ async def challenge(ctx: SearchContext, state: OptimizerState, challenger: str, 
         ctx.report(f"testing against the best on {size} examples", state, epoch)
         state, _ = await ctx.evaluate(state, incumbent, shared[:size])
         result = paired(state.entries[challenger].rewards, state.entries[incumbent].rewards, shared[:size])
-        if result.significant(acceptance_level(incumbent == state.seed_id, whole_pool=last)):
+        against_seed = incumbent == state.seed_id
+        won = beats_seed(result) if against_seed and last else result.significant(acceptance_level(against_seed, last))
+        if won:
             return state, True
         if last or result.diff <= 0:
             break
