@@ -45,7 +45,6 @@ class Usage:
         return asdict(self)
 
 
-
 @dataclass
 class InFlight:
     """Requests out now, and since when at least one has been: `Usage.lm_seconds` adds up those stretches."""

@@ -16,7 +16,7 @@ from ..scoring.runner import TaskRunner, output_modes
 from ..spec import TaskSpec
 from . import racing
 from .plan import Plan, make_plan
-from .racing import acceptance_level, paired, prompt_order, rank_score, reached
+from .racing import accepts, paired, prompt_order, rank_score, reached
 from .shots import longer_shots, shots_per_prompt
 from .split import Split
 from .state import OptimizerState, observe, with_rewards
@@ -128,7 +128,7 @@ class SearchContext:
 
     def beats_incumbent(self, state: OptimizerState, name: str) -> bool:
         result = paired(state.entries[name].rewards, state.best.rewards)
-        return result.significant(acceptance_level(state.best_id == state.seed_id, whole_pool=False))
+        return accepts(result, against_seed=state.best_id == state.seed_id, whole_pool=False)
 
     def completion(self, state: OptimizerState, entry: str) -> int:
         """Evaluations an entry still needs to be scored on the whole pool (all but its own shots)."""

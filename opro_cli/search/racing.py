@@ -62,17 +62,22 @@ class Paired:
     def mid_p_value(self) -> float:
         return sign_test(self.wins, self.losses, mid=True)
 
-    def significant(self, alpha: float = ALPHA) -> bool:
-        return self.wins > self.losses and self.p_value < alpha
+    def significant(self, alpha: float = ALPHA, mid: bool = False) -> bool:
+        return self.wins > self.losses and (self.mid_p_value if mid else self.p_value) < alpha
+
+
+def accepts(result: Paired, against_seed: bool, whole_pool: bool) -> bool:
+    """Whether a challenger replaces the incumbent: the sign test at `acceptance_level`, exact except against the
+    seed prompt on the whole pool, where it is the mid-p value. The exact test is too strict with few discordant
+    examples: on a pool of 36 where the seed prompt is never right, a prompt right on 4 of them (0 losses) has
+    p = 1/16 and could never win; its mid-p value is 1/32. Measured on the seeds benchmark: weak tasks gain
+    (product 0 -> 7.7 points), and none of the other tasks' 55 runs changes (benchmarks/weak_signal.md)."""
+    return result.significant(acceptance_level(against_seed, whole_pool), mid=against_seed and whole_pool)
 
 
 def beats_seed(result: Paired) -> bool:
-    """The guard's test of a challenger against the seed prompt on the whole pool: the sign test's mid-p value
-    below ALPHA. The exact test is too strict with few discordant examples: on a pool of 36 where the seed
-    prompt is never right, a prompt right on 4 of them (0 losses) has p = 1/16 and could never win; its mid-p
-    value is 1/32. Measured on the seeds benchmark: weak tasks gain (product 0 -> 7.7 points), and none of the
-    other tasks' 55 runs changes (benchmarks/weak_signal.md)."""
-    return result.wins > result.losses and result.mid_p_value < ALPHA
+    """The guard's test: `result` (a prompt against the seed prompt) wins as it must on the whole pool."""
+    return accepts(result, against_seed=True, whole_pool=True)
 
 
 def paired(challenger: Rewards, incumbent: Rewards, examples: Iterable[int] | None = None) -> Paired:

@@ -148,8 +148,8 @@ def accept(state: OptimizerState, winner: str) -> OptimizerState:
 
 def final_choice(state: OptimizerState) -> OptimizerState:
     """The guard on the result: the latest incumbent that beats the seed prompt in the paired test
-    (`racing.beats_seed`) on the examples both were scored on, else the seed prompt. Incumbents after the first may have won at a
-    looser level against each other; none is returned unless it is better than where the user started."""
+    (`racing.beats_seed`) on the examples both were scored on, else the seed prompt. Incumbents after the first
+    may have won at a looser level against each other; none is returned unless it beats where the user started."""
     seed = state.seed.rewards
     for entry in reversed(state.chain[1:]):
         if beats_seed(paired(state.entries[entry].rewards, seed)):

@@ -4,7 +4,7 @@ whole pool and tested against the incumbent (a paired test, stricter against the
 from __future__ import annotations
 
 from .context import SearchContext
-from .racing import acceptance_level, beats_seed, paired
+from .racing import accepts, paired
 from .state import OptimizerState, accept, record_step
 
 
@@ -64,7 +64,7 @@ async def race_leaders(ctx: SearchContext, state: OptimizerState, epoch: int) ->
 
 async def challenge(ctx: SearchContext, state: OptimizerState, challenger: str, epoch: int) -> tuple[OptimizerState, bool]:
     """A paired sign test against the incumbent on the challenger's examples, more strictly against the seed
-    prompt than against an earlier winner (`racing.acceptance_level`). The incumbent is scored only on what
+    prompt than against an earlier winner (`racing.accepts`). The incumbent is scored only on what
     the test needs: rung by rung, a clear winner stops early, and so does a challenger that is not ahead."""
     incumbent = state.best_id
     if ctx.beats_incumbent(state, challenger):  # on what both were scored on already
@@ -79,9 +79,7 @@ async def challenge(ctx: SearchContext, state: OptimizerState, challenger: str, 
         ctx.report(f"testing against the best on {size} examples", state, epoch)
         state, _ = await ctx.evaluate(state, incumbent, shared[:size])
         result = paired(state.entries[challenger].rewards, state.entries[incumbent].rewards, shared[:size])
-        against_seed = incumbent == state.seed_id
-        won = beats_seed(result) if against_seed and last else result.significant(acceptance_level(against_seed, last))
-        if won:
+        if accepts(result, against_seed=incumbent == state.seed_id, whole_pool=last):
             return state, True
         if last or result.diff <= 0:
             break
