@@ -7,7 +7,8 @@ server (tests/fault_server.py, in its own process, zero latency): 2,000 calls at
    stored; rows streamed to disk; the progress callback), timed inside the run;
 
 interleaved over `--rounds` with a pause after each (best of each, and the ratio within each round), then a
-cProfile of one `opro eval` pass with the time spent in opro_cli's own functions (cache key, cache, scoring, rows, progress) per call.
+cProfile of one `opro eval` pass with the time spent in opro_cli's own functions (cache key, cache, scoring,
+rows, progress) per call.
 
     .venv/bin/python benchmarks/live_path.py                 # ~1-2 min
     .venv/bin/python benchmarks/live_path.py --calls 500     # quicker
