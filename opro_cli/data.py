@@ -70,12 +70,13 @@ class DataSummary:
     answers: frozenset[str]  # the distinct expected answers, for `choices: infer`
 
 
-def scan_dataset(path: str | Path, spec: TaskSpec) -> DataSummary:
-    """Check every line (failing on the first bad one, before any call) in constant memory."""
+def scan_dataset(path: str | Path, spec: TaskSpec, inputs_only: bool = False) -> DataSummary:
+    """Check every line (failing on the first bad one, before any call) in constant memory. `inputs_only`: the
+    rows need only the template's fields (answering unlabelled data); their expected answer is then ''."""
     path = Path(path)
     digest = hashlib.sha256()
     count, answers = 0, set()
-    for example in _examples(path, spec, digest, problems=None):
+    for example in _examples(path, spec, digest, problems=None, inputs_only=inputs_only):
         count += 1
         answers.add(example.expected)
     if count == 0:
@@ -83,9 +84,9 @@ def scan_dataset(path: str | Path, spec: TaskSpec) -> DataSummary:
     return DataSummary(path, count, digest.hexdigest(), frozenset(answers))
 
 
-def iter_examples(path: str | Path, spec: TaskSpec) -> Iterator[Example]:
+def iter_examples(path: str | Path, spec: TaskSpec, inputs_only: bool = False) -> Iterator[Example]:
     """The examples one by one, read as they are needed (check the file with `scan_dataset` first)."""
-    return _examples(Path(path), spec, hashlib.sha256(), problems=None)
+    return _examples(Path(path), spec, hashlib.sha256(), problems=None, inputs_only=inputs_only)
 
 
 def _scan(path: Path, spec: TaskSpec) -> tuple[list[Example], list[str], str]:
@@ -97,12 +98,14 @@ def _scan(path: Path, spec: TaskSpec) -> tuple[list[Example], list[str], str]:
     return examples, problems, digest.hexdigest()
 
 
-def _examples(path: Path, spec: TaskSpec, digest: Any, problems: list[str] | None) -> Iterator[Example]:
+def _examples(
+    path: Path, spec: TaskSpec, digest: Any, problems: list[str] | None, inputs_only: bool = False
+) -> Iterator[Example]:
     """Parse line by line, hashing the bytes; a bad line goes to `problems`, or raises when that is None."""
     fields = spec.prompt.input_fields  # parsed from the template once per file, not once per line
-    needed = [*fields, *spec.prompt.output_fields]
+    needed = fields if inputs_only else [*fields, *spec.prompt.output_fields]
     outputs = spec.prompt.output_fields if spec.prompt.several else None
-    numeric = numeric_fields(spec)
+    numeric = set() if inputs_only else numeric_fields(spec)
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -120,7 +123,9 @@ def _examples(path: Path, spec: TaskSpec, digest: Any, problems: list[str] | Non
                 problems.append(f"{path}:{number}: {problem}")
                 continue
             inputs = {name: _as_text(record[name]) for name in fields}
-            if outputs is None:
+            if inputs_only:
+                expected = ""
+            elif outputs is None:
                 expected = _as_text(record[spec.prompt.output_fields[0]])
             else:
                 expected = json.dumps({name: _as_text(record[name]) for name in outputs}, ensure_ascii=False)
@@ -156,14 +161,30 @@ def _parse_line(line: bytes, needed: list[str], numeric: set[str]) -> tuple[dict
     record, problem = parse_record(line)
     if problem:
         return record, problem
+    problem = _field_problem(record, needed, numeric)
+    return ({}, problem) if problem else (record, None)
+
+
+def _field_problem(record: dict[str, Any], needed: list[str], numeric: set[str]) -> str | None:
     for name in needed:
         if name not in record:
-            return {}, f"{name}: missing field"
+            return f"{name}: missing field"
         if record[name] is None or isinstance(record[name], (dict, list)):
-            return {}, f"{name}: must be a string or number"
+            return f"{name}: must be a string or number"
         if name in numeric and not _is_number(record[name]):
-            return {}, f"{name}: {record[name]!r} is not a number (the reward is numeric)"
-    return record, None
+            return f"{name}: {record[name]!r} is not a number (the reward is numeric)"
+    return None
+
+
+def row_inputs(record: dict[str, Any], fields: list[str]) -> dict[str, str]:
+    """A row's template fields as a data file's line gives them to the model (numbers as JSON text), so an
+    application's row renders exactly as the same row read from a file; a bad field is an InputError."""
+    if not isinstance(record, dict):
+        raise InputError(f"a row must be a dict of the template's fields ({', '.join(fields)}), got {type(record).__name__}")
+    problem = _field_problem(record, fields, set())
+    if problem:
+        raise InputError(f"row: {problem}")
+    return {name: _as_text(record[name]) for name in fields}
 
 
 def numeric_fields(spec: TaskSpec) -> set[str]:

@@ -124,6 +124,19 @@ class AnswerFormat:
                 return fallback if fallback.answer is not None else Parsed(None, error="answer is not valid JSON")
         return self._coerce(text)
 
+    def typed(self, answer: str | None) -> Any:
+        """A parsed answer as an application wants it: a number for integer and number answers, a dict of typed
+        fields for several, the text otherwise; None stays None."""
+        if answer is None:
+            return None
+        if self.outputs:
+            values = several.expected_object(answer)
+            return {f.name: f.typed(values[f.name]) for f in self.outputs if f.name in values}
+        if self.type in ("integer", "number"):
+            value = to_number(answer, self.type)
+            return answer if value is None else value
+        return answer
+
     def _coerce(self, text: str) -> Parsed:
         text = text.strip()
         if self.type == "label":

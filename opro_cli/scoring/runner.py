@@ -6,6 +6,7 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any, TypeVar
 
 from ..data import Example
@@ -70,8 +71,11 @@ class TaskRunner:
     fmt: AnswerFormat
     lm: LM
 
-    def __post_init__(self) -> None:
-        self.scorer = Scorer(self.spec.reward, several=bool(self.fmt.outputs))
+    @cached_property
+    def scorer(self) -> Scorer:
+        """Built on the first score, so answering without scoring (`opro predict`, `load_prompt`) never loads
+        a `python` reward's file."""
+        return Scorer(self.spec.reward, several=bool(self.fmt.outputs))
 
     async def predict(
         self,
@@ -133,13 +137,17 @@ class TaskRunner:
             error=parsed.error,
         )
 
-    async def predict_one(self, prompt: Prompt, example: Example, fmt: AnswerFormat | None = None) -> Prediction:
-        fmt = fmt or self.fmt
+    async def reply(self, prompt: Prompt, example: Example, fmt: AnswerFormat | None = None) -> str:
+        """The model's text for one example, unparsed: the call `eval` makes, whoever asks."""
         request = self.request(prompt, example, fmt)
         completion = await self.lm.complete(
             self.model, request.messages, response_format=request.response_format, temperature=request.temperature
         )
-        return self.score(example, completion.text, fmt)
+        return completion.text
+
+    async def predict_one(self, prompt: Prompt, example: Example, fmt: AnswerFormat | None = None) -> Prediction:
+        fmt = fmt or self.fmt
+        return self.score(example, await self.reply(prompt, example, fmt), fmt)
 
 
 def mean_reward(predictions: list[Prediction]) -> float:
