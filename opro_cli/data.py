@@ -68,6 +68,7 @@ class DataSummary:
     examples: int
     sha256: str
     answers: frozenset[str]  # the distinct expected answers, for `choices: infer`
+    inputs_only: bool = False  # checked for the template's fields only (rows to answer, not to score)
 
 
 def scan_dataset(path: str | Path, spec: TaskSpec, inputs_only: bool = False) -> DataSummary:
@@ -81,7 +82,7 @@ def scan_dataset(path: str | Path, spec: TaskSpec, inputs_only: bool = False) ->
         answers.add(example.expected)
     if count == 0:
         raise InputError(f"{path}: the dataset is empty")
-    return DataSummary(path, count, digest.hexdigest(), frozenset(answers))
+    return DataSummary(path, count, digest.hexdigest(), frozenset(answers), inputs_only)
 
 
 def iter_examples(path: str | Path, spec: TaskSpec, inputs_only: bool = False) -> Iterator[Example]:

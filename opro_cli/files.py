@@ -80,3 +80,71 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+class PartialLines:
+    """A JSONL output written line by line to `NAME.partial` beside it and renamed into place when complete, so
+    a reader never takes an interrupted file for a finished one, and the same command with `resume` carries on
+    where it stopped: only whole lines count (a line cut by a kill is dropped), and `identity` (what the lines
+    were made from) must match the one the file was begun with."""
+
+    FLUSH_EVERY = 0.5  # seconds: one write a line would cost more than the line itself
+
+    def __init__(self, path: str | Path, identity: dict[str, object], resume: bool) -> None:
+        import json
+        import time
+
+        self.path = Path(path)
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.state = self.path.with_name(self.path.name + ".partial.json")
+        self._clock = time.monotonic
+        self._flushed = self._clock()
+        if self.partial.exists() and not resume:
+            raise OutputError(f"{self.partial}: an interrupted run left {self._whole_lines()} lines here; add "
+                              "--resume to finish it, or delete it to start over")
+        self.done = 0
+        if resume and self.partial.exists():
+            begun = json.loads(self.state.read_text(encoding="utf-8")) if self.state.exists() else None
+            if begun != identity:
+                changed = sorted(k for k in identity if (begun or {}).get(k) != identity[k]) if begun else ["state"]
+                raise OutputError(f"{self.partial}: begun with another {', '.join(changed)}; run the command it was "
+                                  "begun with, or delete it to start over")
+            self.done = self._whole_lines(truncate=True)
+        else:
+            self.path.absolute().parent.mkdir(parents=True, exist_ok=True)
+            self.partial.write_bytes(b"")
+            write_atomic(self.state, json.dumps(identity, sort_keys=True) + "\n")
+        self._file = self.partial.open("a", encoding="utf-8")
+
+    def _whole_lines(self, truncate: bool = False) -> int:
+        """Complete lines in the partial file; with `truncate`, a last line a kill cut short is removed."""
+        size = whole = count = 0
+        with self.partial.open("rb") as handle:
+            for line in handle:
+                size += len(line)
+                if line.endswith(b"\n"):
+                    whole, count = size, count + 1
+        if truncate and whole != size:
+            os.truncate(self.partial, whole)
+        return count
+
+    def write(self, line: str) -> None:
+        self._file.write(line + "\n")
+        self.done += 1
+        if self._clock() - self._flushed >= self.FLUSH_EVERY:
+            self._file.flush()
+            self._flushed = self._clock()
+
+    def close(self) -> None:
+        """Stop writing; the partial file stays for a resume."""
+        if not self._file.closed:
+            self._file.flush()
+            self._file.close()
+
+    def finish(self) -> None:
+        """Every line written: the file takes its name (atomically) and the partial state goes."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self.partial, self.path)
+        self.state.unlink(missing_ok=True)

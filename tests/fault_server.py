@@ -42,7 +42,7 @@ an immediate 429 without Retry-After (counted in ``faults["over-capacity"]``), b
 
 Counters (thread-safe): ``requests`` (every HTTP request received, any path), ``served`` (200 answers of
 ``"ok"`` outcomes; slow answers are NOT counted), ``faults`` (dict kind -> count, with a key for every
-configured kind and ``"401"``), ``last_body`` (the last chat request JSON), ``in_flight`` / ``max_in_flight``
+configured kind and ``"401"``), ``last_body`` (the last chat request JSON), ``bodies()`` (every one), ``in_flight`` / ``max_in_flight``
 (chat requests being handled now / at most at once, over-capacity ones excluded), ``arrivals`` (time.monotonic()
 of every chat request, to check rates over any window). ``reset_counters()`` zeroes them (the RNG and script
 are not rewound).
@@ -310,6 +310,7 @@ class FaultServer:
             self._served = 0
             self._faults = {kind: 0 for kind in (*self.faults_enabled, *self._script, "401") if kind != "ok"}
             self._last_body: dict | None = None
+            self._bodies: list[dict] = []
             self._max_in_flight = self._in_flight  # requests still in flight stay counted
             self._arrivals: list[float] = []
 
@@ -327,6 +328,12 @@ class FaultServer:
     def faults(self) -> dict[str, int]:
         with self._lock:
             return dict(self._faults)
+
+    @property
+    def bodies(self) -> list[dict]:
+        """Every chat request's JSON body since the last reset, in arrival order."""
+        with self._lock:
+            return list(self._bodies)
 
     @property
     def last_body(self) -> dict | None:
@@ -382,6 +389,7 @@ class FaultServer:
     def _set_last_body(self, body: dict) -> None:
         with self._lock:
             self._last_body = body
+            self._bodies.append(body)
 
     def queue(self, outcomes: Iterable[str]) -> None:
         """Append outcomes (``"ok"`` or fault kinds) to the script, e.g. to script a running server's next answers."""

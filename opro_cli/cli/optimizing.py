@@ -8,7 +8,10 @@ from typing import Any, Optional
 
 import typer
 
-from .shell import CacheDirOpt, CacheOpt, ConcurrencyOpt, QuietOpt, RetriesOpt, budget_value, call_options, consoles, user_errors
+from .shell import (
+    CacheDirOpt, CacheOpt, ConcurrencyOpt, MaxCallsOpt, MaxCostOpt, QuietOpt, RetriesOpt, budget_value, call_options, consoles,
+    user_errors,
+)
 
 
 @user_errors
@@ -23,8 +26,8 @@ def optimize(
     dry_run: bool = typer.Option(False, "--dry-run", help="Check everything and print the plan: no LM call, nothing written."),
     json_plan: bool = typer.Option(False, "--json", help="With --dry-run: the plan as one JSON object on stdout."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint next to --output."),
-    max_calls: Optional[int] = typer.Option(None, "--max-calls", min=1, help="Stop cleanly after this many provider calls."),
-    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Stop cleanly at this cost in USD."),
+    max_calls: Optional[int] = MaxCallsOpt,
+    max_cost: Optional[float] = MaxCostOpt,
     cache: bool = CacheOpt,
     cache_dir: Optional[Path] = CacheDirOpt,
     concurrency: Optional[int] = ConcurrencyOpt,

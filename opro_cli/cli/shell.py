@@ -85,6 +85,8 @@ CacheOpt = typer.Option(True, "--cache/--no-cache", help="Reuse LM responses fro
 CacheDirOpt = typer.Option(None, "--cache-dir", help="Cache directory (default: $OPRO_CACHE_DIR, else ~/.cache/opro-cli).")
 ConcurrencyOpt = typer.Option(None, "--concurrency", "-j", min=1, help="Concurrent LM calls (default: the spec's optimizer.concurrency).")
 RetriesOpt = typer.Option(7, "--retries", min=0, help="Retries of a transient provider failure (429, 5xx, timeout).")
+MaxCallsOpt = typer.Option(None, "--max-calls", min=1, help="Stop cleanly after this many provider calls.")
+MaxCostOpt = typer.Option(None, "--max-cost", min=0, help="Stop cleanly at this cost in USD.")
 QuietOpt = typer.Option(
     False, "--quiet", "-q", help="No live display: one plain line per optimisation step, then the summary (for CI logs)."
 )

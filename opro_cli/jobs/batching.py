@@ -47,6 +47,11 @@ def eval_runs(artifact: Artifact, data: DataSummary, model: str | None, lm: LM, 
     return runs
 
 
+def predict_runs(artifact: Artifact, data: DataSummary, lm: LM) -> list[PromptRun]:
+    """What `opro predict` will ask: the artifact's prompt over rows that need not hold an answer."""
+    return [PromptRun(prompt_runner(artifact.task_spec(), data, artifact, None, lm), artifact.prompt, data)]
+
+
 def compare_runs(job: CompareJob) -> list[PromptRun]:
     """What `opro compare` will ask: both prompts, each with its own spec and answer format."""
     return [
@@ -143,6 +148,7 @@ def _tokens(litellm: Any, model: Any, bodies: list[dict[str, Any]], runs: list[P
     sampled_size = sum(map(size, sample)) or 1
     prompt = round(counted * sum(map(size, bodies)) / sampled_size)
     fmt = runs[0].runner.fmt
-    expected = [fmt.expected_text(e) for e in sorted(runs[0].data.answers)] or [""]
+    answers = runs[0].data.answers if not runs[0].data.inputs_only else fmt.choices  # unlabelled rows: the labels
+    expected = [fmt.expected_text(e) for e in sorted(answers)] or [""]
     per_answer = max(litellm.token_counter(model=model.name, text=text) for text in expected) + (8 if fmt.structured else 0)
     return prompt, per_answer * len(bodies)

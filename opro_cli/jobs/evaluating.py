@@ -87,7 +87,7 @@ def prompt_runner(
 
 def examples_of(data: Dataset | DataSummary, spec: TaskSpec) -> Iterable[Example]:
     """A data set's examples: from memory, or read again from its (checked) file."""
-    return data.examples if isinstance(data, Dataset) else iter_examples(data.path, spec)
+    return data.examples if isinstance(data, Dataset) else iter_examples(data.path, spec, data.inputs_only)
 
 
 def seed_prompt(artifact: Artifact) -> Prompt:

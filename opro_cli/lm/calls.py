@@ -72,6 +72,9 @@ class LM:
         self._waiting = 0  # callers waiting on `_room` (or about to): only then does a release notify it
         self._releases = 0  # requests come back so far: a caller that saw one during its pick looks again
         self.batch_answers: dict[str, dict[str, Any]] = {}  # answers a provider batch returned, by cache key
+        # Each answer stored as it comes rather than half a second at a time: a job resumed after a kill (`opro
+        # predict`) then asks nothing that was answered.
+        self.write_through = False
 
     async def complete(
         self,
@@ -95,8 +98,9 @@ class LM:
         try:
             completion = await self._send(pool, request)
             if self.cache is not None:
-                self.cache.put_soon(key, {"text": completion.text, "prompt_tokens": completion.prompt_tokens,
-                                          "completion_tokens": completion.completion_tokens})
+                store = self.cache.put if self.write_through else self.cache.put_soon
+                store(key, {"text": completion.text, "prompt_tokens": completion.prompt_tokens,
+                            "completion_tokens": completion.completion_tokens})
         finally:
             self._sending -= 1
             if not self._sending and self.cache is not None:

@@ -82,7 +82,8 @@ class Display:
         if self.concurrency is not None:
             grid.add_row("concurrency", self.concurrency())
         grid.add_row("tokens", f"{u.prompt_tokens} in, {u.completion_tokens} out" + (f"  ${u.cost:.4f}" if u.cost else ""))
-        grid.add_row("time", f"{duration(elapsed)} elapsed" + self._remaining(elapsed))
+        pace = f", {p.done / elapsed:.1f} answers/s" if p is not None and p.total and not p.budget and elapsed else ""
+        grid.add_row("time", f"{duration(elapsed)} elapsed{pace}" + self._remaining(elapsed))
         parts: list[Any] = [grid]
         if p is not None and p.total:
             parts.append(ProgressBar(total=p.total, completed=p.done, width=40))

@@ -98,23 +98,9 @@ class TaskRunner:
     async def predict_in_order(
         self, prompt: Prompt, examples: Iterable[Example], ahead: int
     ) -> AsyncIterator[tuple[Example, Prediction]]:
-        """Run examples as they are read, at most `ahead` started and not yet handed on, and hand the results on
-        in data order: memory stays flat however long the data, and results can be written as they come.
-        (The LM bounds the calls actually in flight; `ahead` only keeps it fed.)"""
-        pending: deque[tuple[Example, asyncio.Task[Prediction]]] = deque()
-        try:
-            for example in examples:
-                pending.append((example, asyncio.ensure_future(self.predict_one(prompt, example))))
-                if len(pending) >= ahead:
-                    done, task = pending.popleft()
-                    yield done, await task
-            while pending:
-                done, task = pending.popleft()
-                yield done, await task
-        finally:
-            for _, task in pending:
-                task.cancel()
-            await asyncio.gather(*(task for _, task in pending), return_exceptions=True)
+        """Run examples as they are read and hand the scored results on in data order (see `in_order`)."""
+        async for pair in in_order(examples, lambda example: self.predict_one(prompt, example), ahead):
+            yield pair
 
     def request(self, prompt: Prompt, example: Example, fmt: AnswerFormat | None = None) -> CallRequest:
         """What is asked of the model for one example; the live call and a batch's line are built from it."""
@@ -148,6 +134,28 @@ class TaskRunner:
     async def predict_one(self, prompt: Prompt, example: Example, fmt: AnswerFormat | None = None) -> Prediction:
         fmt = fmt or self.fmt
         return self.score(example, await self.reply(prompt, example, fmt), fmt)
+
+
+async def in_order(
+    examples: Iterable[Example], work: Callable[[Example], Awaitable[T]], ahead: int
+) -> AsyncIterator[tuple[Example, T]]:
+    """`work` on examples as they are read, at most `ahead` started and not yet handed on, the results handed on
+    in data order: memory stays flat however long the data, and results can be written as they come. (The LM
+    bounds the calls actually in flight; `ahead` only keeps it fed.)"""
+    pending: deque[tuple[Example, asyncio.Task[T]]] = deque()
+    try:
+        for example in examples:
+            pending.append((example, asyncio.ensure_future(work(example))))
+            if len(pending) >= ahead:
+                done, task = pending.popleft()
+                yield done, await task
+        while pending:
+            done, task = pending.popleft()
+            yield done, await task
+    finally:
+        for _, task in pending:
+            task.cancel()
+        await asyncio.gather(*(task for _, task in pending), return_exceptions=True)
 
 
 def mean_reward(predictions: list[Prediction]) -> float:
