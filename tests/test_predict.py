@@ -6,6 +6,7 @@ servers, for real."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import time
@@ -172,3 +173,41 @@ def test_batch_answers_the_rows_through_the_provider_batch(tmp_path, monkeypatch
         assert read_jsonl(tmp_path / "batch.jsonl") == read_jsonl(tmp_path / "live.jsonl")
     finally:
         server.stop()
+
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "using-the-prompt.md"
+
+
+def test_the_pages_code_and_commands_run_as_shown(tmp_path, toy_provider, monkeypatch):
+    """docs/using-the-prompt.md: its Python blocks run in order in one namespace, its `opro predict` command runs,
+    and the output line it shows has the shape predict writes."""
+    import re
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    task = make_task(tmp_path, "toy/sentiment", {"instructions": "Classify.", "input": "Review: {review}", "output": "label"})
+    make_artifact(task.spec, Path("best.json"), ONE_WORD, TWO_SHOTS)
+    Path("rows.jsonl").write_text('{"review": "The plot was thin but the acting carried it."}\n')
+    page = DOC.read_text(encoding="utf-8")
+    namespace: dict[str, Any] = {}
+    for block in re.findall(r"```python\n(.*?)```", page, re.DOTALL):
+        exec(compile(block, str(DOC), "exec"), namespace)  # noqa: S102 - the page's own example
+    assert namespace["answer"] in ("positive", "negative")
+    commands = [line for block in re.findall(r"```bash\n(.*?)```", page, re.DOTALL) for line in block.splitlines()]
+    for command in commands:
+        opro(*shlex.split(command)[1:])
+    shown = json.loads(re.search(r"```\n(\{.*?\})\n```", page, re.DOTALL).group(1))
+    written = read_jsonl(Path("predictions.jsonl"))
+    assert [set(line) for line in written] == [set(shown)] and written[0]["review"] == shown["review"]
+
+
+def test_the_benchmark_prints_predict_beside_litellm_and_the_memory_figures():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(root / "benchmarks" / "predict.py"), "--calls", "40", "--rounds", "1",
+                           "--settle", "0", "--sizes", "100,400"], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"opro predict / litellm within each round: median \d+\.\d\dx", done.stdout)
+    assert re.search(r"\s400 rows\s+\d+\.\d MB", done.stdout)
