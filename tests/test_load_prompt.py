@@ -194,3 +194,25 @@ def test_a_prompt_scored_on_the_embedded_model_answers_as_eval_did(tmp_path, con
     assert p.model.name.startswith("local/")
     assert ("response_format" in p.request(rows[0])) == p.fmt.structured
     assert [p.complete(row) for row in rows] == [r["answer"] for r in read_jsonl(tmp_path / "eval.jsonl")]
+
+
+@pytest.mark.local_model
+def test_readmes_use_the_prompt_section_runs_as_shown(tmp_path, monkeypatch):
+    """README's "Use the prompt": its Python and its `opro predict` line, in a folder laid out as the demo leaves
+    it (runs/topic.json; the head of the topic test file under its own name), on the embedded model."""
+    import re
+    import shlex
+
+    pytest.importorskip("xllamacpp")
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## Use the prompt", 1)[1].split("\n## ", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPRO_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "datasets").mkdir()
+    rows = read_jsonl(ROOT / "datasets" / "topic_test.jsonl")[:4]
+    (tmp_path / "datasets" / "topic_test.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    resolved_artifact(ROOT / "configs" / "topic.yaml", tmp_path / "runs" / "topic.json", "Name the topic.", rows)
+    for block in re.findall(r"```python\n(.*?)```", section, re.DOTALL):
+        exec(compile(block, "README.md", "exec"), {})  # noqa: S102 - README's own example
+    for line in (line for block in re.findall(r"```sh\n(.*?)```", section, re.DOTALL) for line in block.splitlines()):
+        opro(*shlex.split(line)[1:])
+    assert len(read_jsonl(tmp_path / "runs" / "predictions.jsonl")) == len(rows)
