@@ -17,8 +17,9 @@ ALLOWED: dict[str, set[str]] = {
     "search": {"scoring", "lm", "data", "spec"},
     "artifact": {"search", "scoring", "spec"},
     "reports": {"artifact", "search", "scoring", "lm", "data", "spec"},
-    "jobs": {"artifact", "search", "scoring", "lm", "data", "spec"},
-    "cli": {"jobs", "reports", "artifact", "search", "scoring", "lm", "data", "spec"},
+    "use": {"artifact", "scoring", "lm", "data", "spec"},
+    "jobs": {"use", "artifact", "search", "scoring", "lm", "data", "spec"},
+    "cli": {"jobs", "reports", "use", "artifact", "search", "scoring", "lm", "data", "spec"},
     **{helper: set() for helper in HELPERS},
 }
 
