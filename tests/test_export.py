@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,6 @@ def have_mlflow() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("mlflow") is not None
-
-
-needs_mlflow = pytest.mark.skipif(not have_mlflow(), reason=NO_MLFLOW)
 
 
 def opro(*args: Any, code: int = 0, env: dict[str, str] | None = None) -> Any:
@@ -71,16 +69,38 @@ def filled(document: dict[str, Any], row: dict[str, Any]) -> list[dict[str, str]
     return messages
 
 
-def mlflow_round_trip(tmp: Path, artifact: Path, name: str, rows: list[dict], check: Path | None = None) -> list:
-    """Register through `opro export --to mlflow` on a sqlite store in `tmp`, load the version back with
-    `mlflow.genai.load_prompt`, and fill every row with its `format()`."""
+@pytest.fixture(scope="session")
+def migrated_mlflow_db(tmp_path_factory) -> Path:
+    """An empty MLflow store on disk with its tables made (MLflow's migrations take about 10 s a store; each
+    test starts from a copy)."""
+    if not have_mlflow():
+        pytest.skip(NO_MLFLOW)
+    import mlflow
+
+    path = tmp_path_factory.mktemp("mlflow") / "empty.db"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{path}")
+        mlflow.genai.search_prompts()
+    return path
+
+
+@pytest.fixture
+def mlflow_store(tmp_path, migrated_mlflow_db, monkeypatch) -> str:
+    """A real MLflow store (sqlite) of this test's own, found by opro and the app through MLFLOW_TRACKING_URI."""
+    path = tmp_path / "mlflow.db"
+    shutil.copy(migrated_mlflow_db, path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{path}")
+    return f"sqlite:///{path}"
+
+
+def mlflow_round_trip(artifact: Path, name: str, rows: list[dict], check: Path | None = None) -> list:
+    """Register through `opro export --to mlflow`, load the version back with `mlflow.genai.load_prompt`, and
+    fill every row with its `format()`."""
     import mlflow
 
     extra = ["--check", check] if check else []
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")  # as an app finds its store
-        opro("export", artifact, "--to", "mlflow", "--name", name, "--alias", "production", *extra)
-        prompt = mlflow.genai.load_prompt(f"prompts:/{name}@production")
+    opro("export", artifact, "--to", "mlflow", "--name", name, "--alias", "production", *extra)
+    prompt = mlflow.genai.load_prompt(f"prompts:/{name}@production")
     return [prompt, [prompt.format(**row) for row in rows]]
 
 
@@ -146,11 +166,10 @@ def test_the_messages_file_filled_gives_evals_requests_and_says_how_to_read_the_
     assert source["data"]["train_sha256"] == p.artifact.data.train_sha256
 
 
-@needs_mlflow
-def test_the_mlflow_version_formatted_gives_evals_requests(scored):
+def test_the_mlflow_version_formatted_gives_evals_requests(scored, mlflow_store):
     kind, task, store, tmp = scored
     rows = read_jsonl(task.test)
-    prompt, formatted = mlflow_round_trip(tmp, task.artifact, "kind", rows, check=task.test)
+    prompt, formatted = mlflow_round_trip(task.artifact, "kind", rows, check=task.test)
     p = load_prompt(task.artifact)
     config = dict(prompt.model_config)
     model = config.pop("model")
@@ -202,9 +221,15 @@ def test_the_shipped_configs_export_exactly(tmp_path, config, structured):
         assert params == {k: v for k, v in request.items() if k not in ("model", "messages")}
         assert filled(document, row) == request["messages"]
     assert ("response_format" in params) == structured
-    if have_mlflow():
-        _, formatted = mlflow_round_trip(tmp_path, artifact, config, rows)
-        assert formatted == [p.messages(row) for row in rows]
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_the_shipped_configs_round_trip_through_mlflow(tmp_path, config, mlflow_store):
+    artifact, test = shipped(config, config == "topic_labels", tmp_path / "best.json")
+    rows = read_jsonl(test)
+    _, formatted = mlflow_round_trip(artifact, config, rows, check=test)
+    p = load_prompt(artifact)
+    assert formatted == [p.messages(row) for row in rows]
 
 
 # Refusals: one line naming the row and the reason, exit 2, nothing written (an older file is left as it was).
@@ -294,3 +319,186 @@ def test_the_held_out_score_is_recorded_from_evals_json(tmp_path, toy_provider, 
     Path("other.json").write_text(json.dumps({**summary, "task": "another-task"}))
     assert "scored task 'another-task'" in refused(task.artifact, "--format", "messages", "-o", "n.json",
                                                    "--scores", "other.json")
+
+
+# The commands and app-side code of docs/commands.md and the release recipe of docs/ci.md, run as shown.
+
+COMMANDS = ROOT / "docs" / "commands.md"
+
+
+def section(page: Path, title: str) -> str:
+    return page.read_text(encoding="utf-8").split(title, 1)[1].split("\n## ", 1)[0]
+
+
+def export_section() -> str:
+    return section(COMMANDS, "## `opro export`")
+
+
+def shell_lines(text: str) -> list[str]:
+    return [line for block in re.findall(r"```bash\n(.*?)```", text, re.DOTALL) for line in block.splitlines()]
+
+
+def run_shell_line(line: str, mlflow: bool) -> None:
+    """A line of the page: `export VAR=value` sets the variable, an `opro` line runs (the MLflow ones only when
+    `mlflow`)."""
+    import os
+    import shlex
+
+    words = shlex.split(line)
+    if ("mlflow" in line.lower()) != mlflow:
+        return
+    if words[0] == "export":
+        name, _, value = words[1].partition("=")
+        os.environ[name] = value  # the test's monkeypatch restores the environment
+        return
+    assert words[0] == "opro", line
+    opro(*words[1:])
+
+
+def snippet(index: int) -> str:
+    return re.findall(r"```python\n(.*?)```", export_section(), re.DOTALL)[index]
+
+
+def run_app(code: str, rows: list[dict], env: dict[str, str], asynchronous: bool = False) -> None:
+    """The page's app-side code as an app runs it, in a process of its own, once for each row (as `row`)."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    if asynchronous:  # the same call through acompletion
+        code = code.replace("litellm.completion(", "await litellm.acompletion(")
+        program = ("import asyncio, json, sys\nasync def main(row):\n" + textwrap.indent(code, "    ")
+                   + "\nfor row in json.loads(sys.argv[1]):\n    asyncio.run(main(row))\n")
+    else:
+        program = "import json, sys\nfor row in json.loads(sys.argv[1]):\n" + textwrap.indent(code, "    ")
+    done = subprocess.run([sys.executable, "-c", program, json.dumps(rows)], capture_output=True, text=True,
+                          timeout=240, env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **env})
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.fixture
+def served(tmp_path, fault_server, monkeypatch):
+    """best.json on the loopback server, scored with a schema and every kind of parameter, and the request bodies
+    `opro eval` sent for rows.jsonl, by their messages."""
+    from server_task import use_server_env, write_server_task
+
+    use_server_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    server = fault_server()
+    model = {"max_tokens": 12, "top_p": 0.9, "stop": ["\n\n"], "extra": {"presence_penalty": 0.5}}
+    task = write_server_task(tmp_path, server, model=model)
+    make_artifact(task.spec, Path("best.json"), ONE_WORD, TWO_SHOTS)
+    artifact = load_artifact("best.json")
+    artifact.answer_format = FormatRecord(type="label", choices=["negative", "positive"], fields={}, structured=True)
+    save_artifact("best.json", artifact)
+    rows = [{"review": r["review"]} for r in read_jsonl(task.test)[:4]]
+    Path("rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    opro("eval", "best.json", "--data", task.test, "--no-cache", "-q")
+    scored = {json.dumps(body["messages"]): body for body in server.bodies}
+    server.reset_counters()
+    return server, rows, scored
+
+
+def assert_sent_as_scored(server: Any, rows: list[dict], scored: dict[str, dict], times: int = 1) -> None:
+    p = load_prompt("best.json")
+    bodies = server.bodies
+    assert len(bodies) == times * len(rows)
+    for row, body in zip(rows * times, bodies):
+        assert body["messages"] == p.messages(row)
+        assert body == scored[json.dumps(body["messages"])]  # every parameter eval sent, and nothing else
+        for name, value in p.request(row).items():
+            if name not in ("model", "messages", "api_base"):
+                assert body[name] == value, name
+
+
+def test_the_pages_dotprompt_export_and_litellm_code_send_evals_requests(served):
+    server, rows, scored = served
+    for line in shell_lines(export_section()):
+        run_shell_line(line, mlflow=False)
+    assert Path("prompts/best.prompt").exists() and Path("best.messages.json").exists()
+    from server_task import KEY
+
+    env = {"OPENAI_API_KEY": KEY}
+    run_app(snippet(0), rows, env)
+    run_app(snippet(0), rows, env, asynchronous=True)
+    assert_sent_as_scored(server, rows, scored, times=2)
+
+
+def test_without_the_parameters_litellm_drops_them(served):
+    """Why the page passes `optional_params`: litellm 1.110 sends the front matter's messages but none of its
+    parameters. If a later litellm sends them, this test says so (and the page can be simplified)."""
+    server, rows, scored = served
+    opro("export", "best.json", "--format", "dotprompt", "-o", "prompts/best.prompt")
+    from server_task import KEY
+
+    bare = snippet(0).replace(", **best.optional_params)", ', api_base=best.optional_params["api_base"])')
+    run_app(bare, rows[:1], {"OPENAI_API_KEY": KEY})
+    body = server.bodies[0]
+    assert body["messages"] == load_prompt("best.json").messages(rows[0])
+    assert not {"temperature", "max_tokens", "top_p", "response_format"} & set(body)
+
+
+def test_the_pages_mlflow_export_and_code_send_evals_requests(served, migrated_mlflow_db):
+    server, rows, scored = served
+    shutil.copy(migrated_mlflow_db, "mlflow.db")  # the page's sqlite:///mlflow.db, its tables already made
+    for line in shell_lines(export_section()):
+        run_shell_line(line, mlflow=True)
+    from server_task import KEY
+
+    run_app(snippet(1), rows, {"OPENAI_API_KEY": KEY})
+    assert_sent_as_scored(server, rows, scored)
+
+
+def recipe() -> list[str]:
+    text = section(ROOT / "docs" / "ci.md", "## Regenerate, gate, register")
+    workflow = text.split("```yaml", 1)[1].split("```", 1)[0]
+    yaml.safe_load(workflow)
+    return re.findall(r"^\s*run: (opro .+)$", workflow, re.MULTILINE)
+
+
+def run_recipe() -> list[int]:
+    """The recipe's lines in order, as the job runs them: a failed step stops it. A trailing `> FILE` is done here."""
+    import shlex
+
+    codes = []
+    for line in recipe():
+        command, _, redirect = line.partition(" > ")
+        result = CliRunner().invoke(app, shlex.split(command)[1:])
+        assert "Traceback" not in result.output, result.output
+        if redirect:
+            Path(redirect.strip()).write_text(result.stdout)
+        codes.append(result.exit_code)
+        if result.exit_code:
+            break
+    return codes
+
+
+def test_the_release_recipe_of_docs_ci_moves_the_alias_only_when_the_gate_passes(tmp_path, monkeypatch, toy_provider,
+                                                                                 mlflow_store):
+    import mlflow
+
+    import toy_model
+    from toy_task import spec_dict, write_rows
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPRO_CACHE_DIR", str(tmp_path / ".opro-cache"))
+    Path("prompt").mkdir()
+    Path("prompt/task.yaml").write_text(yaml.safe_dump(spec_dict(), sort_keys=False))
+    write_rows(Path("prompt/train.jsonl"), toy_model.synthetic_reviews(40, 0))
+    write_rows(Path("prompt/test.jsonl"), toy_model.synthetic_reviews(30, 1))
+    assert [line.split()[1] for line in recipe()] == ["optimize", "eval", "export"]
+
+    assert run_recipe() == [0, 0, 0]
+    released = mlflow.genai.load_prompt("prompts:/sentiment@production")
+    score = json.loads(Path("eval.json").read_text())["score"]
+    assert released.version == 1 and float(released.tags["opro.test_score"]) == score >= 0.8
+    assert released.format(review="great fun") == load_prompt("new.json").messages({"review": "great fun"})
+
+    flipped = [(review, "negative" if label == "positive" else "positive")
+               for review, label in toy_model.synthetic_reviews(30, 1)]
+    write_rows(Path("prompt/test.jsonl"), flipped)  # the same prompt now fails the gate
+    assert run_recipe() == [0, 1]
+    assert mlflow.genai.load_prompt("prompts:/sentiment@production").version == 1
+    with pytest.raises(Exception):
+        mlflow.genai.load_prompt("prompts:/sentiment/2")
