@@ -161,14 +161,36 @@ def test_answering_never_loads_a_python_rewards_file(tmp_path, toy_provider):
     assert load_prompt(task.artifact).complete({"review": "great fun"}) == "positive"
 
 
+SHIPPED = {"sentiment.yaml": "sentiment_test.jsonl", "topic.yaml": "topic_test.jsonl",
+           "topic_labels.yaml": "topic_test.jsonl"}
+
+
+def resolved_artifact(spec_path: Path, path: Path, instructions: str, rows: list[dict[str, Any]]) -> Path:
+    """A hand-made artifact whose answer format is resolved as `opro optimize` resolves it for the spec's model."""
+    from opro_cli.scoring.runner import resolve_format
+    from opro_cli.spec import load_spec
+
+    spec = load_spec(spec_path)
+    make_artifact(spec_path, path, instructions)
+    fmt = resolve_format(spec, spec.model, sorted({str(row[spec.prompt.output_fields[0]]) for row in rows}))
+    raw = json.loads(path.read_text())
+    raw["answer_format"] = {"type": fmt.type, "choices": list(fmt.choices), "fields": fmt.fields,
+                            "structured": fmt.structured}
+    path.write_text(json.dumps(raw))
+    return path
+
+
 @pytest.mark.local_model
-def test_a_prompt_scored_on_the_embedded_model_answers_as_eval_did(tmp_path):
+@pytest.mark.parametrize("config", SHIPPED)
+def test_a_prompt_scored_on_the_embedded_model_answers_as_eval_did(tmp_path, config):
+    """Every shipped config (the embedded model; a schema by grammar for the label sets)."""
     pytest.importorskip("xllamacpp")
-    spec, rows = ROOT / "configs" / "topic.yaml", read_jsonl(ROOT / "datasets" / "topic_test.jsonl")[:3]
+    rows = read_jsonl(ROOT / "datasets" / SHIPPED[config])[:3]
     data = tmp_path / "three.jsonl"
     data.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    artifact = make_artifact(spec, tmp_path / "best.json", "Name the topic of the text.")
+    artifact = resolved_artifact(ROOT / "configs" / config, tmp_path / "best.json", "Answer in one word.", rows)
     opro("eval", artifact, "--data", data, "--cache-dir", tmp_path / "cache", "-q", "-o", tmp_path / "eval.jsonl")
     p = load_prompt(load_artifact(artifact))
     assert p.model.name.startswith("local/")
+    assert ("response_format" in p.request(rows[0])) == p.fmt.structured
     assert [p.complete(row) for row in rows] == [r["answer"] for r in read_jsonl(tmp_path / "eval.jsonl")]

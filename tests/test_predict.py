@@ -211,3 +211,10 @@ def test_the_benchmark_prints_predict_beside_litellm_and_the_memory_figures():
     assert done.returncode == 0, done.stderr[-3000:]
     assert re.search(r"opro predict / litellm within each round: median \d+\.\d\dx", done.stdout)
     assert re.search(r"\s400 rows\s+\d+\.\d MB", done.stdout)
+
+
+def test_progress_in_logs_says_rows_done_rows_per_second_and_time_left():
+    from opro_cli.cli.predicting import rows_line
+
+    assert rows_line(1200, 10000, 14.07) == "rows 1200/10000, 85.3 rows/s, ~1m43s left"
+    assert rows_line(1300, 10000, 1.0, before=1200) == "rows 1300/10000, 100.0 rows/s, ~1m27s left"  # resumed
