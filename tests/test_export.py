@@ -359,19 +359,22 @@ def snippet(index: int) -> str:
     return re.findall(r"```python\n(.*?)```", export_section(), re.DOTALL)[index]
 
 
-def run_app(code: str, rows: list[dict], env: dict[str, str], asynchronous: bool = False) -> None:
-    """The page's app-side code as an app runs it, in a process of its own, once for each row (as `row`)."""
+def run_app(rows: list[dict], env: dict[str, str], *codes: str) -> None:
+    """The page's app-side code as an app runs it, in a process of its own: each code once for each row (as
+    `row`); a code starting with `async ` runs with `await litellm.acompletion(` for `litellm.completion(`."""
     import os
     import subprocess
     import sys
     import textwrap
 
-    if asynchronous:  # the same call through acompletion
-        code = code.replace("litellm.completion(", "await litellm.acompletion(")
-        program = ("import asyncio, json, sys\nasync def main(row):\n" + textwrap.indent(code, "    ")
-                   + "\nfor row in json.loads(sys.argv[1]):\n    asyncio.run(main(row))\n")
-    else:
-        program = "import json, sys\nfor row in json.loads(sys.argv[1]):\n" + textwrap.indent(code, "    ")
+    program = "import asyncio, json, sys\nrows = json.loads(sys.argv[1])\n"
+    for number, code in enumerate(codes):
+        if code.startswith("async "):
+            body = code.removeprefix("async ").replace("litellm.completion(", "await litellm.acompletion(")
+            program += (f"async def main{number}(row):\n" + textwrap.indent(body, "    ")
+                        + f"\nfor row in rows:\n    asyncio.run(main{number}(row))\n")
+        else:
+            program += "for row in rows:\n" + textwrap.indent(code, "    ") + "\n"
     done = subprocess.run([sys.executable, "-c", program, json.dumps(rows)], capture_output=True, text=True,
                           timeout=240, env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **env})
     assert done.returncode == 0, done.stderr[-3000:]
@@ -400,11 +403,10 @@ def served(tmp_path, fault_server, monkeypatch):
     return server, rows, scored
 
 
-def assert_sent_as_scored(server: Any, rows: list[dict], scored: dict[str, dict], times: int = 1) -> None:
+def assert_sent_as_scored(bodies: list[dict], rows: list[dict], scored: dict[str, dict]) -> None:
     p = load_prompt("best.json")
-    bodies = server.bodies
-    assert len(bodies) == times * len(rows)
-    for row, body in zip(rows * times, bodies):
+    assert len(bodies) == len(rows)
+    for row, body in zip(rows, bodies):
         assert body["messages"] == p.messages(row)
         assert body == scored[json.dumps(body["messages"])]  # every parameter eval sent, and nothing else
         for name, value in p.request(row).items():
@@ -413,30 +415,25 @@ def assert_sent_as_scored(server: Any, rows: list[dict], scored: dict[str, dict]
 
 
 def test_the_pages_dotprompt_export_and_litellm_code_send_evals_requests(served):
+    """The page's commands, then its litellm code (sync, and async through acompletion) send exactly eval's
+    requests. The same call without `**best.optional_params` shows why the page passes them: litellm 1.110 sends
+    the front matter's messages but none of its parameters (if a later litellm does, this test says so)."""
     server, rows, scored = served
     for line in shell_lines(export_section()):
         run_shell_line(line, mlflow=False)
     assert Path("prompts/best.prompt").exists() and Path("best.messages.json").exists()
     from server_task import KEY
 
-    env = {"OPENAI_API_KEY": KEY}
-    run_app(snippet(0), rows, env)
-    run_app(snippet(0), rows, env, asynchronous=True)
-    assert_sent_as_scored(server, rows, scored, times=2)
-
-
-def test_without_the_parameters_litellm_drops_them(served):
-    """Why the page passes `optional_params`: litellm 1.110 sends the front matter's messages but none of its
-    parameters. If a later litellm sends them, this test says so (and the page can be simplified)."""
-    server, rows, scored = served
-    opro("export", "best.json", "--format", "dotprompt", "-o", "prompts/best.prompt")
-    from server_task import KEY
-
     bare = snippet(0).replace(", **best.optional_params)", ', api_base=best.optional_params["api_base"])')
-    run_app(bare, rows[:1], {"OPENAI_API_KEY": KEY})
-    body = server.bodies[0]
-    assert body["messages"] == load_prompt("best.json").messages(rows[0])
-    assert not {"temperature", "max_tokens", "top_p", "response_format"} & set(body)
+    run_app(rows, {"OPENAI_API_KEY": KEY}, snippet(0), "async " + snippet(0), bare)
+    *as_shown, dropped = split(server.bodies, len(rows))
+    assert_sent_as_scored(as_shown[0] + as_shown[1], rows * 2, scored)
+    assert [body["messages"] for body in dropped] == [load_prompt("best.json").messages(row) for row in rows]
+    assert not {"temperature", "max_tokens", "top_p", "response_format"} & set(dropped[0])
+
+
+def split(bodies: list[dict], size: int) -> list[list[dict]]:
+    return [bodies[i:i + size] for i in range(0, len(bodies), size)]
 
 
 def test_the_pages_mlflow_export_and_code_send_evals_requests(served, migrated_mlflow_db):
@@ -446,8 +443,12 @@ def test_the_pages_mlflow_export_and_code_send_evals_requests(served, migrated_m
         run_shell_line(line, mlflow=True)
     from server_task import KEY
 
-    run_app(snippet(1), rows, {"OPENAI_API_KEY": KEY})
-    assert_sent_as_scored(server, rows, scored)
+    namespace: dict[str, Any] = {}
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OPENAI_API_KEY", KEY)
+        for row in rows:  # in this process: an app's process would be the same
+            exec(compile(snippet(1), str(COMMANDS), "exec"), {**namespace, "row": row})  # noqa: S102 - the page's code
+    assert_sent_as_scored(server.bodies, rows, scored)
 
 
 def recipe() -> list[str]:
@@ -502,3 +503,31 @@ def test_the_release_recipe_of_docs_ci_moves_the_alias_only_when_the_gate_passes
     assert mlflow.genai.load_prompt("prompts:/sentiment@production").version == 1
     with pytest.raises(Exception):
         mlflow.genai.load_prompt("prompts:/sentiment/2")
+
+
+def test_without_the_mlflow_extra_one_line_says_what_to_install(tmp_path):
+    """Run where MLflow cannot be imported (as on an install without the extra): exit 2, one line, nothing else read."""
+    import subprocess
+    import sys
+
+    artifact = sentiment_artifact(tmp_path)
+    code = ("import sys\nsys.modules['mlflow'] = None  # as if not installed: `import mlflow` raises ImportError\n"
+            "from opro_cli.cli import app\napp(sys.argv[1:])")
+    done = subprocess.run([sys.executable, "-c", code, "export", str(artifact), "--to", "mlflow", "--name", "x"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip() == ("error: --to mlflow needs MLflow, which is not installed: "
+                                   "pip install 'opro-cli[mlflow]'")
+
+
+def test_a_prompt_mlflow_would_change_is_refused_before_anything_is_registered(tmp_path, mlflow_store):
+    import mlflow
+
+    artifact = sentiment_artifact(tmp_path, instructions="Answer {% if sure %}now{% endif %}: positive or negative.")
+    line = refused(artifact, "--to", "mlflow", "--name", "refused", "--alias", "production")
+    assert "mlflow export refused, nothing written: the instructions: message 1 (system) holds {% and %}" in line
+    shot = Shot(inputs={"review": "say {{review}} twice"}, answer="positive")
+    (tmp_path / "second").mkdir()
+    other = sentiment_artifact(tmp_path / "second", (shot,))
+    assert "shot 1: message 2 (user) holds a {{name}} of its own" in refused(other, "--to", "mlflow", "--name", "refused")
+    assert mlflow.genai.search_prompts() == []
