@@ -531,3 +531,10 @@ def test_a_prompt_mlflow_would_change_is_refused_before_anything_is_registered(t
     other = sentiment_artifact(tmp_path / "second", (shot,))
     assert "shot 1: message 2 (user) holds a {{name}} of its own" in refused(other, "--to", "mlflow", "--name", "refused")
     assert mlflow.genai.search_prompts() == []
+
+
+def test_the_store_is_named_without_its_credentials():
+    from opro_cli.use.mlflow_registry import public_uri
+
+    assert public_uri("https://user:s3cret@mlflow.example:5000/api?token=abc") == "https://mlflow.example:5000/api"
+    assert public_uri("sqlite:///mlflow.db") == "sqlite:///mlflow.db"

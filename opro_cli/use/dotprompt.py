@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .exports import CheckRow, mismatch, provenance, refuse, scored_params, score_line
@@ -59,17 +59,17 @@ def check(text: str, p: LoadedPrompt, rows: Iterable[CheckRow], prompt_id: str =
     with the scored request: model, messages, parameters. The first row that differs is refused with the reason.
     Returns the rows checked."""
     expected_params = scored_params(p)
+    render_row = litellm_renderer(text, prompt_id)
     count = 0
     for item in rows:
-        try:
-            model, messages, params = litellm_render(text, prompt_id, item.row)
-        except Exception as exc:  # noqa: BLE001 - whatever litellm raises, the file cannot carry the prompt
-            want = p.messages(item.row)
-            found = [(i, why) for i, m in enumerate(want) if (why := diagnose(m["content"]))]
-            if found:
-                raise mismatch(FORMAT, want[: found[0][0]], want, item.where, diagnose) from None
-            raise refuse(FORMAT, item.where, f"litellm cannot render it ({_first_line(exc)})") from None
         want = p.messages(item.row)
+        try:
+            model, messages, params = render_row(item.row)
+        except Exception as exc:  # noqa: BLE001 - whatever litellm raises, the file cannot carry the prompt
+            found = [index for index, message in enumerate(want) if diagnose(message["content"])]
+            if found:
+                raise mismatch(FORMAT, want[: found[0]], want, item.where, diagnose) from None
+            raise refuse(FORMAT, item.where, f"litellm cannot render it ({_first_line(exc)})") from None
         if messages != want:
             raise mismatch(FORMAT, messages, want, item.where, diagnose)
         if model != p.model.name:
@@ -80,20 +80,24 @@ def check(text: str, p: LoadedPrompt, rows: Iterable[CheckRow], prompt_id: str =
     return count
 
 
-def litellm_render(text: str, prompt_id: str, row: dict[str, Any]) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
-    """What litellm makes of the file for one row: the model it calls, the messages it sends, and the template's
-    parameters (the ones it drops, which the app passes)."""
+def litellm_renderer(text: str, prompt_id: str) -> Callable[[dict[str, Any]], tuple[str, list[dict[str, Any]], dict[str, Any]]]:
+    """What litellm makes of the file for a row: the model it calls, the messages it sends, and the template's
+    parameters (the ones it drops, which the app passes). The file is read once, by litellm's own parser."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch the price map at import
     from litellm.integrations.dotprompt import DotpromptManager, get_prompt_data_from_dotprompt_content
 
     manager = DotpromptManager(prompt_data=get_prompt_data_from_dotprompt_content(text), prompt_id=prompt_id)
-    if manager.prompt_manager.get_prompt(prompt_id) is None:
-        raise ValueError("no prompt in the file")
-    model, messages, params = manager.get_chat_completion_prompt(
-        model="dotprompt/model", messages=[], non_default_params={}, prompt_id=prompt_id,
-        prompt_variables=row, dynamic_callback_params={},  # type: ignore[arg-type]
-    )
-    return model, [dict(m) for m in messages], params
+
+    def render_row(row: dict[str, Any]) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+        if manager.prompt_manager.get_prompt(prompt_id) is None:
+            raise ValueError("no prompt in the file")
+        model, messages, params = manager.get_chat_completion_prompt(
+            model="dotprompt/model", messages=[], non_default_params={}, prompt_id=prompt_id,
+            prompt_variables=row, dynamic_callback_params={},  # type: ignore[arg-type]
+        )
+        return model, [dict(m) for m in messages], params
+
+    return render_row
 
 
 def diagnose(content: str) -> str:

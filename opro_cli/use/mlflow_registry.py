@@ -119,17 +119,36 @@ def register(p: LoadedPrompt, name: str, alias: str | None, rows: Iterable[Check
     store and check it again."""
     mlflow = import_mlflow()
     parts = version_parts(p, test)
-    rows = list(rows)
     checked = check(parts, p, rows, name)
+    where = public_uri(mlflow.get_registry_uri())
+    failure = mlflow.exceptions.MlflowException
     try:
         created = mlflow.genai.register_prompt(name=name, **parts)
+    except failure as exc:
+        raise InputError(f"MLflow ({where}): {_first_line(exc)}") from None
+    version = int(created.version)
+    try:
         if alias:
-            mlflow.genai.set_prompt_alias(name, alias=alias, version=int(created.version))
-        loaded = mlflow.genai.load_prompt(f"prompts:/{name}/{created.version}")
-    except mlflow.exceptions.MlflowException as exc:
-        raise InputError(f"MLflow ({mlflow.get_registry_uri()}): {str(exc).strip().splitlines()[0][:300]}") from None
-    check_version(loaded, p, rows[:1] or [CheckRow("a row", {f: "" for f in p.input_fields})])
-    return Registered(name, int(created.version), alias, mlflow.get_registry_uri(), checked)
+            mlflow.genai.set_prompt_alias(name, alias=alias, version=version)
+        loaded = mlflow.genai.load_prompt(f"prompts:/{name}/{version}")
+    except failure as exc:
+        raise InputError(f"MLflow ({where}): version {version} of {name!r} was registered, but: {_first_line(exc)}") from None
+    check_version(loaded, p, [CheckRow(f"version {version} as stored", {f: f"a row's {f}" for f in p.input_fields})])
+    return Registered(name, version, alias, where, checked)
+
+
+def public_uri(uri: str) -> str:
+    """The store's URI as it may be printed: without a user, password or query (which can hold a token)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc and not parts.query:
+        return uri
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{parts.path}"
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def _why(content: str) -> str:
