@@ -496,6 +496,9 @@ def test_the_release_recipe_of_docs_ci_moves_the_alias_only_when_the_gate_passes
     assert released.version == 1 and float(released.tags["opro.test_score"]) == score >= 0.8
     assert released.format(review="great fun") == load_prompt("new.json").messages({"review": "great fun"})
 
+    assert run_recipe() == [0, 0, 0]  # nothing changed: the same prompt, so no new version
+    assert mlflow.genai.load_prompt("prompts:/sentiment@production").version == 1
+
     flipped = [(review, "negative" if label == "positive" else "positive")
                for review, label in toy_model.synthetic_reviews(30, 1)]
     write_rows(Path("prompt/test.jsonl"), flipped)  # the same prompt now fails the gate

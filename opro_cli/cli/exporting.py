@@ -47,7 +47,8 @@ def export(
 
         done = register(artifact_path, name, alias=alias, check=check, scores=scores)
         moved = f", alias {done.alias!r} moved to it" if done.alias else ""
-        consoles.err.print(f"registered {done.name!r} version {done.version}{moved} in {done.uri} "
+        what = "kept (the latest version holds this prompt already; its tags updated)" if done.reused else "registered"
+        consoles.err.print(f"{what} {done.name!r} version {done.version}{moved} in {done.uri} "
                            f"({done.checked} rows checked through MLflow's format); load it with "
                            f"mlflow.genai.load_prompt({done.reference!r})", highlight=False, markup=False, soft_wrap=True)
         return

@@ -36,6 +36,7 @@ class Registered:
     alias: str | None
     uri: str
     checked: int  # rows whose messages MLflow's format() gave back exactly
+    reused: bool = False  # the latest version held this very prompt already: no new version was made
 
     @property
     def reference(self) -> str:
@@ -123,10 +124,14 @@ def register(p: LoadedPrompt, name: str, alias: str | None, rows: Iterable[Check
     where = public_uri(mlflow.get_registry_uri())
     failure = mlflow.exceptions.MlflowException
     try:
-        created = mlflow.genai.register_prompt(name=name, **parts)
+        latest = mlflow.genai.load_prompt(f"prompts:/{name}@latest", allow_missing=True)
+        reused = latest is not None and _same(latest, parts)
+        if reused:  # the same prompt again (a regeneration that changed nothing): its tags brought up to date
+            for key, value in parts["tags"].items():
+                mlflow.genai.set_prompt_version_tag(name, latest.version, key, value)
+        version = int((latest if reused else mlflow.genai.register_prompt(name=name, **parts)).version)
     except failure as exc:
         raise InputError(f"MLflow ({where}): {_first_line(exc)}") from None
-    version = int(created.version)
     try:
         if alias:
             mlflow.genai.set_prompt_alias(name, alias=alias, version=version)
@@ -134,7 +139,7 @@ def register(p: LoadedPrompt, name: str, alias: str | None, rows: Iterable[Check
     except failure as exc:
         raise InputError(f"MLflow ({where}): version {version} of {name!r} was registered, but: {_first_line(exc)}") from None
     check_version(loaded, p, [CheckRow(f"version {version} as stored", {f: f"a row's {f}" for f in p.input_fields})])
-    return Registered(name, version, alias, where, checked)
+    return Registered(name, version, alias, where, checked, reused)
 
 
 def public_uri(uri: str) -> str:
@@ -145,6 +150,12 @@ def public_uri(uri: str) -> str:
     if "@" not in parts.netloc and not parts.query:
         return uri
     return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{parts.path}"
+
+
+def _same(version: Any, parts: dict[str, Any]) -> bool:
+    """Whether a stored version holds this prompt: the messages, the schema, the model and its parameters."""
+    return (version.template, version.response_format, version.model_config) == (
+        parts["template"], parts["response_format"], parts["model_config"])
 
 
 def _first_line(exc: BaseException) -> str:
