@@ -51,7 +51,8 @@ def render(p: LoadedPrompt, test: dict[str, Any] | None = None) -> str:
     ]
     body = "\n\n".join(f"{ROLES[m['role']]}: {m['content']}" for m in p.template_messages())
     dumped = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=1 << 30)
-    return "---\n" + "\n".join(header) + "\n" + dumped + "---\n{% autoescape false %}\n" + body + "\n{% endautoescape %}\n"
+    front_matter = "---\n" + "\n".join(header) + "\n" + dumped + "---\n"
+    return front_matter + "{% autoescape false %}\n" + body + "\n{% endautoescape %}\n"
 
 
 def check(text: str, p: LoadedPrompt, rows: Iterable[CheckRow], prompt_id: str = "prompt") -> int:
@@ -80,7 +81,10 @@ def check(text: str, p: LoadedPrompt, rows: Iterable[CheckRow], prompt_id: str =
     return count
 
 
-def litellm_renderer(text: str, prompt_id: str) -> Callable[[dict[str, Any]], tuple[str, list[dict[str, Any]], dict[str, Any]]]:
+Rendered = tuple[str, list[dict[str, Any]], dict[str, Any]]  # the model, the messages, the template's parameters
+
+
+def litellm_renderer(text: str, prompt_id: str) -> Callable[[dict[str, Any]], Rendered]:
     """What litellm makes of the file for a row: the model it calls, the messages it sends, and the template's
     parameters (the ones it drops, which the app passes). The file is read once, by litellm's own parser."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch the price map at import
@@ -88,7 +92,7 @@ def litellm_renderer(text: str, prompt_id: str) -> Callable[[dict[str, Any]], tu
 
     manager = DotpromptManager(prompt_data=get_prompt_data_from_dotprompt_content(text), prompt_id=prompt_id)
 
-    def render_row(row: dict[str, Any]) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+    def render_row(row: dict[str, Any]) -> Rendered:
         if manager.prompt_manager.get_prompt(prompt_id) is None:
             raise ValueError("no prompt in the file")
         model, messages, params = manager.get_chat_completion_prompt(

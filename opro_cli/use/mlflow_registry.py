@@ -75,7 +75,8 @@ def tags(record: dict[str, Any], p: LoadedPrompt) -> dict[str, str]:
         for key, value in (record.get(name) or {}).items():
             found[f"{name}_{key}"] = value
     fmt = p.fmt
-    found["answer"] = {"json": fmt.json_mode, "type": fmt.type, "choices": list(fmt.choices), "fields": dict(fmt.fields),
+    found["answer"] = {"json": fmt.json_mode, "type": fmt.type, "choices": list(fmt.choices),
+                       "fields": dict(fmt.fields),
                        "outputs": [{"name": o.name, "type": o.type, "choices": list(o.choices)} for o in fmt.outputs]}
     found["input_fields"] = list(p.input_fields)
     return {f"opro.{k}": v if isinstance(v, str) else json.dumps(v) for k, v in found.items() if v is not None}
@@ -96,7 +97,8 @@ def check_version(version: Any, p: LoadedPrompt, rows: Iterable[CheckRow]) -> in
     if version.response_format != params.get("response_format"):
         raise refuse(FORMAT, "response_format", "MLflow does not give back the scored response schema")
     config = dict(version.model_config or {})
-    if config.pop("model", None) != p.model.name or config != {k: v for k, v in params.items() if k != "response_format"}:
+    wanted = {k: v for k, v in params.items() if k != "response_format"}
+    if config.pop("model", None) != p.model.name or config != wanted:
         raise refuse(FORMAT, "model_config", "MLflow does not give back the scored model and parameters")
     count = 0
     for item in rows:
@@ -137,7 +139,8 @@ def register(p: LoadedPrompt, name: str, alias: str | None, rows: Iterable[Check
             mlflow.genai.set_prompt_alias(name, alias=alias, version=version)
         loaded = mlflow.genai.load_prompt(f"prompts:/{name}/{version}")
     except failure as exc:
-        raise InputError(f"MLflow ({where}): version {version} of {name!r} was registered, but: {_first_line(exc)}") from None
+        raise InputError(f"MLflow ({where}): version {version} of {name!r} was registered, "
+                         f"but: {_first_line(exc)}") from None
     check_version(loaded, p, [CheckRow(f"version {version} as stored", {f: f"a row's {f}" for f in p.input_fields})])
     return Registered(name, version, alias, where, checked, reused)
 
