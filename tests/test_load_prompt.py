@@ -204,6 +204,8 @@ def test_readmes_use_the_prompt_section_runs_as_shown(tmp_path, monkeypatch):
     import shlex
 
     pytest.importorskip("xllamacpp")
+    pytest.importorskip("mlflow", reason="needs the 'mlflow' extra")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     section = (ROOT / "README.md").read_text(encoding="utf-8").split("## Use the prompt", 1)[1].split("\n## ", 1)[0]
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPRO_CACHE_DIR", str(tmp_path / "cache"))
@@ -216,3 +218,8 @@ def test_readmes_use_the_prompt_section_runs_as_shown(tmp_path, monkeypatch):
     for line in (line for block in re.findall(r"```sh\n(.*?)```", section, re.DOTALL) for line in block.splitlines()):
         opro(*shlex.split(line)[1:])
     assert len(read_jsonl(tmp_path / "runs" / "predictions.jsonl")) == len(rows)
+    assert (tmp_path / "prompts" / "topic.prompt").exists()
+    import mlflow
+
+    assert mlflow.genai.load_prompt("prompts:/topic@production").format(**rows[0])[-1]["content"] == \
+        load_prompt("runs/topic.json").messages(rows[0])[-1]["content"]
