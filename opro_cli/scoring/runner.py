@@ -12,9 +12,11 @@ from ..data import Example
 from ..lm import LM
 from ..spec import ModelConfig, TaskSpec
 from .answers import AnswerFormat
-from .prediction import Prediction
+from .judge import Judge
+from .prediction import Prediction, Verdict
 from .prompt import Prompt, render_messages
 from .rewards import Scorer
+from .values import Parsed
 
 T = TypeVar("T")
 
@@ -71,7 +73,8 @@ class TaskRunner:
     lm: LM
 
     def __post_init__(self) -> None:
-        self.scorer = Scorer(self.spec.reward, several=bool(self.fmt.outputs))
+        self.judge = Judge(self.lm, self.spec.proposer, self.spec.prompt.input, structured_output_supported)
+        self.scorer = Scorer(self.spec.reward, several=bool(self.fmt.outputs), judge=self.judge)
 
     async def predict(
         self,
@@ -120,17 +123,32 @@ class TaskRunner:
         return CallRequest(messages, fmt.response_format(), temperature)
 
     def score(self, example: Example, text: str, fmt: AnswerFormat | None = None) -> Prediction:
-        """An answer's text parsed and rewarded, the same whether it came live, from the cache or from a batch."""
+        """An answer's text parsed and rewarded, the same whether it came live, from the cache or from a batch.
+        A rule reward only: a `judge` reward needs its model call (`assess`)."""
         fmt = fmt or self.fmt
         parsed = fmt.parse(text)
+        verdict = self.scorer.verdict(parsed.answer, fmt.expected_text(example.expected), example)
+        return self._prediction(example, text, parsed, verdict)
+
+    async def assess(self, example: Example, text: str, fmt: AnswerFormat | None = None) -> Prediction:
+        """As `score`, for any reward: a judge's verdict is awaited through the LM (cached like any call)."""
+        fmt = fmt or self.fmt
+        parsed = fmt.parse(text)
+        verdict = await self.scorer.grade(parsed.answer, fmt.expected_text(example.expected), example)
+        return self._prediction(example, text, parsed, verdict)
+
+    @staticmethod
+    def _prediction(example: Example, text: str, parsed: Parsed, verdict: Verdict) -> Prediction:
         return Prediction(
             inputs=example.inputs,
             expected=example.expected,
             raw=text,
             answer=parsed.answer,
             fields=parsed.fields,
-            reward=self.scorer(parsed.answer, fmt.expected_text(example.expected), example),
+            reward=verdict.score,
             error=parsed.error,
+            reason=verdict.reason,
+            unreadable_verdict=verdict.unreadable,
         )
 
     async def predict_one(self, prompt: Prompt, example: Example, fmt: AnswerFormat | None = None) -> Prediction:
@@ -139,7 +157,7 @@ class TaskRunner:
         completion = await self.lm.complete(
             self.model, request.messages, response_format=request.response_format, temperature=request.temperature
         )
-        return self.score(example, completion.text, fmt)
+        return await self.assess(example, completion.text, fmt)
 
 
 def mean_reward(predictions: list[Prediction]) -> float:
