@@ -127,6 +127,7 @@ def build_artifact(trainer: Trainer, result: RunResult, data: Dataset, validatio
             message=result.message,
             usage=trainer.lm.usage.as_dict(),
         ),
+        failures=list(state.best.failures) if spec.failures_shown else None,
     )
 
 
