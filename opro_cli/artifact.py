@@ -108,6 +108,7 @@ class RunRecord(BaseModel):
     stopped: str
     message: str = ""
     usage: dict[str, int | float]
+    judge_usage: dict[str, int | float] | None = None  # the judge's calls (also counted in `usage`), if judged
 
 
 class Artifact(BaseModel):

@@ -10,7 +10,7 @@ import re
 import string
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .model import ModelConfig
 from .strict import StrictModel
@@ -137,12 +137,13 @@ class JudgeReward(StrictModel):
             raise ValueError(f"expected pass_fail or an integer scale such as 1-5, got {scale!r}")
         return scale if scale == "pass_fail" else f"{int(found.group(1))}-{int(found.group(2))}"  # type: ignore[union-attr]
 
-    @model_validator(mode="after")
-    def _usable_prompt(self) -> JudgeReward:
-        problem = judge_prompt_problem(self.prompt, self.reference) if self.prompt is not None else None
+    @field_validator("prompt")
+    @classmethod
+    def _usable_prompt(cls, prompt: str | None, info: ValidationInfo) -> str | None:
+        problem = judge_prompt_problem(prompt, bool(info.data.get("reference"))) if prompt is not None else None
         if problem:
-            raise ValueError(f"prompt: {problem}")
-        return self
+            raise ValueError(problem)
+        return prompt
 
     @property
     def bounds(self) -> tuple[int, int] | None:
