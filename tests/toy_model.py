@@ -155,6 +155,10 @@ def answer(
     """The toy model's reply to a chat ``messages`` list (see the module docstring for the rules)."""
     texts = [content_text(m.get("content")) for m in messages]
 
+    # 0. A judge's call (the built-in judge prompt): the toy judge answers, so a server can judge too.
+    if texts and texts[-1].startswith("You are grading an answer"):
+        return judge_answer(messages, response_format=response_format)
+
     # 1. Optimizer call.
     if any("<INS>" in t for t in texts):
         if seed is not None and int(seed) % 5 == 0:

@@ -137,11 +137,17 @@ def eval_table(
         verdict = {"b is better": "significant", "b is worse": "significantly worse"}.get(baseline.verdict, "not significant")
         table.add_row("gain over seed prompt", f"{interval_text(baseline.difference)}, {verdict}")
     if batch is not None:
-        batch_rows(table, batch, result.usage, result.examples * (2 if baseline is not None else 1))
+        batch_rows(table, batch, result.usage, result.examples * (2 if baseline is not None else 1) + judged(result))
     usage_rows(table, result.usage, seconds)
     if result.judge_usage is not None:
         judge_row(table, result.judge_usage)
     return table
+
+
+def judged(result: EvalResult) -> int:
+    """The judge's answers, however they came (one LM's count: shared by a baseline or a comparison)."""
+    judge = result.judge_usage
+    return judge.calls + judge.cached_calls + judge.batch_answers if judge is not None else 0
 
 
 def judge_row(table: Table, judge: Usage) -> None:
@@ -174,7 +180,7 @@ def compare_table(
     table.add_row("only B right", str(counts.only_b))
     table.add_row("both wrong", str(counts.both_wrong))
     if batch is not None:
-        batch_rows(table, batch, comparison.a.usage, comparison.a.examples + comparison.b.examples)
+        batch_rows(table, batch, comparison.a.usage, comparison.a.examples + comparison.b.examples + judged(comparison.a))
     usage_rows(table, comparison.a.usage, seconds)
     return table
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..lm import LM
@@ -39,6 +40,16 @@ The answer to grade:
 {answer}
 
 {format}"""
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    """One judge call: the model, the messages and the params that go with them."""
+
+    model: ModelConfig
+    messages: list[dict[str, str]]
+    response_format: dict[str, Any] | None
+    temperature: float
 
 
 class Judge:
@@ -70,16 +81,18 @@ class Judge:
             return None
         return {"type": "json_schema", "json_schema": {"name": "verdict", "schema": verdict_schema(reward), "strict": True}}
 
+    def request(self, reward: JudgeReward, inputs: dict[str, str], answer: str, expected: str) -> JudgeRequest:
+        """The judge's call for one answer: the live call and a batch's line are built from it."""
+        model = self.model(reward)
+        return JudgeRequest(model, self.messages(reward, inputs, answer, expected), self.response_format(reward, model),
+                            model.temperature if model.temperature is not None else 0.0)
+
     async def __call__(self, reward: JudgeReward, answer: str | None, expected: str, example: Any) -> Verdict:
         if answer is None:
             return Verdict(0.0, NO_ANSWER)
-        inputs = getattr(example, "inputs", None) or {}
-        model = self.model(reward)
-        completion = await self.lm.complete(
-            model, self.messages(reward, inputs, answer, expected),
-            response_format=self.response_format(reward, model),
-            temperature=model.temperature if model.temperature is not None else 0.0, purpose=JUDGE_PURPOSE,
-        )
+        call = self.request(reward, getattr(example, "inputs", None) or {}, answer, expected)
+        completion = await self.lm.complete(call.model, call.messages, response_format=call.response_format,
+                                            temperature=call.temperature, purpose=JUDGE_PURPOSE)
         verdict = read_verdict(completion.text, reward)
         self.unreadable += verdict.unreadable
         return verdict
