@@ -13,13 +13,10 @@ from __future__ import annotations
 import math
 import re
 import string
-import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import InputError, UserCodeError
 from ..spec import (
     ContainsReward,
     ExactMatchReward,
@@ -29,10 +26,10 @@ from ..spec import (
     NumericReward,
     PythonReward,
     RegexReward,
-    load_function,
 )
 from .fields import expected_object
 from .prediction import Verdict
+from .user_reward import python_scorer
 from .values import NUMBER, to_number
 
 _PUNCTUATION = string.punctuation + "“”‘’…"
@@ -44,7 +41,6 @@ _STEPS: dict[str, Callable[[str], str]] = {
     "strip_quotes": lambda text: text.strip().strip("\"'`“”‘’").strip(),
 }
 _WORD = re.compile(r"\w+")
-_PACKAGE = Path(__file__).resolve().parent.parent
 
 
 def normalize(text: str, steps: Sequence[str]) -> str:
@@ -110,7 +106,7 @@ def _scorer(reward: Any, several: bool = False) -> Score:
     if isinstance(reward, FieldsReward):
         return _fields(reward)
     if isinstance(reward, PythonReward):
-        return _python(reward, several)
+        return python_scorer(reward, several)
     if isinstance(reward, JudgeReward):
         return lambda answer, expected, example: Verdict(0.0, "judged by a model: not gradable at once")
     plain = _plain(reward)
@@ -254,53 +250,3 @@ async def _judged_fields(reward: FieldsReward, judge: Judging, answer: str | Non
         else:
             verdicts[name] = _scorer(sub)(said.get(name), wanted[name], example)
     return _weighted(reward, wanted, verdicts)
-
-
-def _python(reward: PythonReward, several: bool) -> Score:
-    """The user's function on (parsed answer, expected, the data row); its value checked every time: a bool, a
-    number in [0, 1], or either with its reason as `(score, reason)` or `{"score": ..., "reason": ...}`."""
-    try:  # checked when the spec was read; an artifact's may have moved or changed since
-        function = load_function(reward.function)
-    except ValueError as exc:
-        raise InputError(f"reward function {reward.function}: {exc}") from None
-    reference = reward.function
-
-    def score(answer: str | None, expected: str, example: Any) -> Verdict:
-        given = (expected_object(answer) if answer is not None else None) if several else answer
-        wanted = expected_object(expected) if several else expected
-        row = getattr(example, "record", None) or {}
-        try:
-            value = function(given, wanted, dict(row))
-        except Exception as exc:  # noqa: BLE001 - the user's code: report it as theirs, then stop
-            raise _user_failure(reference, example, f"raised {type(exc).__name__}: {exc}", exc) from None
-        number, reason = _user_value(value)
-        if isinstance(number, bool):
-            number = float(number)
-        if isinstance(number, (int, float)) and 0.0 <= number <= 1.0 and (reason is None or isinstance(reason, str)):
-            return Verdict(float(number), (reason or None) if number < 1 else None)
-        raise _user_failure(reference, example, f"returned {value!r}: a reward must be a bool or a number in [0, 1]"
-                                                " (or (score, reason), or {'score': ..., 'reason': ...})")
-
-    return score
-
-
-def _user_value(value: Any) -> tuple[Any, Any]:
-    """(score, reason) out of what the user's function returned."""
-    if isinstance(value, tuple) and len(value) == 2:
-        return value
-    if isinstance(value, dict) and set(value) <= {"score", "reason"} and "score" in value:
-        return value["score"], value.get("reason")
-    return value, None
-
-
-def _user_failure(reference: str, example: Any, what: str, exc: BaseException | None = None) -> UserCodeError:
-    """One line naming the function and the data line, and the user's own traceback frames (none of ours)."""
-    where = ""
-    if example is not None and getattr(example, "line", None):
-        where = f" on {example.path}:{example.line}" if getattr(example, "path", None) else f" on data line {example.line}"
-    frames = []
-    if exc is not None:
-        frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
-                  if not Path(frame.filename).resolve().is_relative_to(_PACKAGE)]
-    details = "".join(traceback.format_list(frames)) + (f"{type(exc).__name__}: {exc}\n" if exc is not None else "")
-    return UserCodeError(f"reward function {reference}{where}: {what}", details=details)
