@@ -5,8 +5,9 @@ The meta-prompt is a template with placeholders, replaceable in the spec (`optim
 (earlier instructions with their scores, ascending, best last, as the OPRO paper shows them), `{exemplars}` (a few
 training inputs with their expected outputs) and `{failures}` (up to `optimizer.failures` examples the incumbent
 lost, each with its input, its answer, the expected output and the reward's reason, within `FAILURE_TOKENS`: the
-optimizer learns why an answer lost, not only the score, as GEPA's reflection does). A paragraph (text between blank lines) holding a placeholder that renders empty is left out, so a
-spec without a description gets no dangling "The task:" line. Literal braces are written `{{` and `}}`.
+optimizer learns why an answer lost, not only the score, as GEPA's reflection does). A paragraph (text between
+blank lines) holding a placeholder that renders empty is left out, so a spec without a description gets no
+dangling "The task:" line. Literal braces are written `{{` and `}}`.
 The reply is read between `<INS>` and `</INS>` tags, so a custom template must ask for them.
 """
 
