@@ -478,11 +478,18 @@ def find_tasks(wanted: list[str] | None) -> list[Task]:
     for spec_path in sorted((ROOT / "configs").glob("*.yaml")):
         train, test = ROOT / "datasets" / f"{spec_path.stem}_train.jsonl", ROOT / "datasets" / f"{spec_path.stem}_test.jsonl"
         if train.is_file() and test.is_file() and (not wanted or spec_path.stem in wanted):
+            if not wanted and _judged(spec_path):  # a judge call per answer on top: only when asked by name
+                continue
             tasks.append(Task(spec_path.stem, spec_path, train, test))
     missing = set(wanted or []) - {t.name for t in tasks}
     if missing:
         sys.exit(f"unknown task(s) {', '.join(sorted(missing))}: need configs/<task>.yaml and datasets/<task>_{{train,test}}.jsonl")
     return tasks
+
+
+def _judged(spec_path: Path) -> bool:
+    reward = (yaml.safe_load(spec_path.read_text(encoding="utf-8")) or {}).get("reward")
+    return isinstance(reward, dict) and reward.get("type") == "judge"
 
 
 def adapt(task: Task, work: Path, quick: bool, overrides: dict[str, Any]) -> Task:

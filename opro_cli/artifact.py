@@ -19,6 +19,7 @@ from . import __version__
 from .errors import InputError
 from .files import write_atomic
 from .scoring.answers import AnswerFormat, OutputField
+from .scoring.prediction import Prediction
 from .scoring.prompt import Prompt, Shot
 from .search.state import StepRecord
 from .spec import TaskSpec
@@ -107,6 +108,7 @@ class RunRecord(BaseModel):
     stopped: str
     message: str = ""
     usage: dict[str, int | float]
+    judge_usage: dict[str, int | float] | None = None  # the judge's calls (also counted in `usage`), if judged
 
 
 class Artifact(BaseModel):
@@ -124,6 +126,9 @@ class Artifact(BaseModel):
     models: dict[str, str]
     versions: dict[str, str]
     run: RunRecord
+    # The best prompt's lowest-scored answers with their reasons (`optimizer.failures` of them; None in artifacts
+    # written before issue 35), which `opro report` shows.
+    failures: list[Prediction] | None = None
 
     @property
     def prompt(self) -> Prompt:

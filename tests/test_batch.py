@@ -234,3 +234,23 @@ def test_the_nightly_recipe_of_docs_ci_submits_then_collects(tmp_path, batch_ser
     assert (server.batches_created, server.served) == (1, 0) and (tmp_path / "results.xml").exists()
     assert "30 from the batch, 0 from the cache, 0 live" in second.text  # and the gate passed (exit 0)
     assert not (tmp_path / ".opro-cache" / "nightly.batch.json").exists()
+
+
+def test_a_judged_reward_sends_the_judges_calls_as_a_second_batch(tmp_path, batch_server):
+    """Issue 35: the answers come from the first batch, the judge's verdicts on them from a second one; the
+    evaluation then scores as a live one would, and sends nothing live."""
+    from server_task import KEY_ENV
+
+    server = batch_server()
+    judge = {"type": "judge", "rubric": "The answer names the sentiment.", "reference": True,
+             "model": {"name": "openai/toy", "api_base": server.url, "api_key_env": KEY_ENV}}
+    task = write_server_task(tmp_path, server, reward=judge)
+    make_artifact(task.spec, task.artifact, ONE_WORD)
+    out = opro("eval", task.artifact, "--data", task.test, "--batch", "-o", tmp_path / "batch.json").text
+    assert (server.batches_created, server.requests_in_batches, server.served) == (2, 60, 0)
+    assert "60 from the batch, 0 from the cache, 0 live" in out
+    opro("eval", task.artifact, "--data", task.test, "--no-cache", "-o", tmp_path / "live.json", "-q")
+    assert rows(tmp_path / "batch.json") == rows(tmp_path / "live.json")
+    server.reset_counters()
+    again = opro("eval", task.artifact, "--data", task.test, "--batch", "-q").text
+    assert (server.batches_created, server.served) == (2, 0) and "nothing to send" in again  # the same two

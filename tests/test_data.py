@@ -70,5 +70,7 @@ def test_shipped_datasets_match_their_specs():
     for config in sorted((root / "configs").glob("*.yaml")):
         spec = TaskSpec.model_validate(yaml.safe_load(config.read_text()))
         task = config.stem.split("_")[0]  # topic_labels.yaml uses the topic data
+        # A judged task's data is written by hand and each answer costs a judge call: a smaller set.
+        least = 6 if spec.reward.type == "judge" else 50
         for split in ("train", "test"):
-            assert len(load_dataset(root / "datasets" / f"{task}_{split}.jsonl", spec)) >= 50
+            assert len(load_dataset(root / "datasets" / f"{task}_{split}.jsonl", spec)) >= least

@@ -1,6 +1,7 @@
 """The real embedded model (SmolLM2-135M on llama.cpp's server engine, xllamacpp) end to end: a short optimise on a shipped example,
 and label-set answers that are always one of the labels. Needs the `local` extra."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,29 @@ def test_label_set_answers_are_always_labels(tmp_path):
     assert len(result.predictions) == 24
     assert all(p.answer in choices and p.error is None for p in result.predictions)
     assert {p.answer for p in result.predictions} != {next(iter(choices))}  # not one label for everything
+
+
+def test_the_embedded_model_judges_an_optimise_and_eval_of_open_answers_and_a_rerun_sends_nothing(tmp_path):
+    """Issue 35: one-sentence summaries graded by the embedded model as judge (by JSON schema, reason first),
+    through optimise and eval; the judge's calls are cached with the answers, so a re-run sends nothing."""
+    spec, train = shrink(tmp_path, "summary.yaml", "summary_train.jsonl", 8, validation_size=4, batch_size=2,
+                         shot_sets=1, candidates=0, budget=8, k=1)
+    test = tmp_path / "summary_test.jsonl"
+    test.write_text("".join((ROOT / "datasets" / "summary_test.jsonl").read_text().splitlines(keepends=True)[:2]))
+    out, cache = tmp_path / "best.json", ["--cache-dir", str(tmp_path / "cache")]
+    result = CliRunner().invoke(app, ["optimize", str(spec), "--data", str(train), "-o", str(out), *cache, "-q"])
+    assert result.exit_code == 0, result.output
+    artifact = load_artifact(out)
+    judged = artifact.run.judge_usage
+    assert judged["calls"] > 0 and judged["calls"] < artifact.run.usage["calls"]
+
+    def evaluate() -> dict:
+        result = CliRunner().invoke(app, ["eval", str(out), "--data", str(test), *cache, "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    first, again = evaluate(), evaluate()
+    assert first["judge_usage"]["calls"] + first["judge_usage"]["cached_calls"] == 2
+    assert first["unreadable_verdicts"] == 0  # the schema holds the small model to a readable verdict
+    assert again["usage"]["calls"] == 0 and again["judge_usage"]["cached_calls"] == 2
+    assert again["score"] == first["score"]

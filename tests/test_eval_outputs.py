@@ -77,14 +77,14 @@ def test_json_file_has_the_summary_and_every_example_with_its_line(task, tmp_pat
     assert summary["examples"] == 30 and summary["correct"] == correct
     assert summary["score"] == pytest.approx(correct / 30) and summary["passed"] is True
     assert [e["line"] for e in examples] == list(range(1, 31))
-    assert set(examples[0]) == {"line", "inputs", "expected", "answer", "raw", "reward", "error"}
+    assert set(examples[0]) == {"line", "inputs", "expected", "answer", "raw", "reward", "reason", "error"}
 
 
 def test_jsonl_is_still_the_default_for_other_suffixes_and_outputs_can_be_combined(task, tmp_path):
     jsonl, xml, js = tmp_path / "r.jsonl", tmp_path / "r.xml", tmp_path / "r.json"
     result = evaluate(task, "-o", jsonl, "-o", xml, "-o", js)
     rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
-    assert len(rows) == 30 and set(rows[0]) == {"inputs", "expected", "answer", "raw", "reward", "error"}
+    assert len(rows) == 30 and set(rows[0]) == {"inputs", "expected", "answer", "raw", "reward", "reason", "error"}
     assert ET.parse(xml).getroot().tag == "testsuites" and "summary" in json.loads(js.read_text())
     assert "score" in result.stdout  # the table still shows
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from opro_cli.cli import app
 from opro_cli.errors import InputError
-from opro_cli.search.meta_prompt import DEFAULT_TEMPLATE, meta_prompt, parse_proposal
+from opro_cli.search.meta_prompt import DEFAULT_TEMPLATE, failures_text, meta_prompt, parse_proposal
 from opro_cli.spec import template_problem
 from opro_cli.search.state import Candidate
 from opro_cli.scoring.prediction import Prediction
@@ -101,7 +101,7 @@ def test_meta_prompt_file_is_read_relative_to_the_spec_and_checked(tmp_path):
     path, line = spec_with_meta_prompt(tmp_path, "prompts/meta.txt")
     assert load_error(path) == (
         f"{path}:{line}: optimizer.meta_prompt: {tmp_path / 'prompts' / 'meta.txt'}: unknown placeholder {{nope}} "
-        "(known: {task_description}, {scored_instructions}, {exemplars}, {scoring}; write literal braces as {{ and }})"
+        "(known: {task_description}, {scored_instructions}, {exemplars}, {scoring}, {failures}; write literal braces as {{ and }})"
     )
     path, line = spec_with_meta_prompt(tmp_path, "missing.txt")
     assert load_error(path).startswith(f"{path}:{line}: optimizer.meta_prompt: {tmp_path / 'missing.txt'}: file not found")
@@ -140,3 +140,52 @@ def test_dry_run_counts_the_custom_meta_prompt(tmp_path, toy_provider):
     custom, _ = spec_with_meta_prompt(tmp_path, "meta.txt")
     assert planned_tokens(custom) > planned_tokens(task.spec)
     assert toy_provider.CALLS.total == 0
+
+
+# {failures}: the incumbent's losses on its minibatch, with the reward's reasons (issue 35, point 5).
+
+def test_failures_block_shows_input_answer_expected_and_reason_within_the_cap():
+    lost = Prediction(inputs={"x": "input 3"}, expected="positive", raw="negative", answer="negative", reward=0.0,
+                      reason="expected 'positive', got 'negative'")
+    text = meta_prompt([SEED], "A task.", "Q: {x}", [], failures=[lost])[0]["content"]
+    assert ("got wrong, each with the model's answer and why it lost:\ninput:\nQ: input 3\nanswer:\nnegative\n"
+            "expected:\npositive\nwhy it lost:\nexpected 'positive', got 'negative'") in text
+    assert "got wrong" not in meta_prompt([SEED], "A task.", "Q: {x}", [])[0]["content"]  # none: no paragraph
+    long = [lost.model_copy(update={"inputs": {"x": "word " * 300}}) for _ in range(20)]
+    shown = failures_text(long, "Q: {x}")
+    assert 0 < shown.count("why it lost") < 20 and len(shown) <= 4 * 1000 + 2000  # cut at whole examples
+    assert "…" in shown  # each field shortened
+
+
+def test_custom_template_may_use_failures():
+    assert template_problem("{scored_instructions}\n\n{failures}") is None
+    lost = Prediction(inputs={"x": "in"}, expected="a", raw="b", answer="b", reward=0.0, reason="expected 'a', got 'b'")
+    text = meta_prompt([SEED], "", "Q: {x}", [], "{scored_instructions}\n\nLOST:\n{failures}", failures=[lost])
+    assert text[0]["content"].endswith("LOST:\ninput:\nQ: in\nanswer:\nb\nexpected:\na\nwhy it lost:\nexpected 'a', got 'b'")
+
+
+def test_the_incumbents_failures_reach_the_optimizer_model(tmp_path, toy_provider):
+    """End to end on the toy provider: the seed prompt loses some reviews on its minibatch, and the optimizer
+    model's prompt shows those reviews with the model's answer and the exact-match reason."""
+    task = write_toy_task(tmp_path)
+    args = ["optimize", str(task.spec), "--data", str(task.train), "-o", str(task.artifact), "--no-cache", "-q"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    sent = [call["messages"][0]["content"] for call in toy_provider.CALLS.recent]
+    asked = [text for text in sent if text.startswith("Your task is to write an instruction")]
+    shown = [text for text in asked if "why it lost:\nexpected '" in text]
+    assert shown, "no meta-prompt showed a failure"
+    block = shown[0].split("and why it lost:\n", 1)[1]
+    assert block.startswith("input:\nReview: ") and "\nanswer:\n" in block and "\nexpected:\n" in block
+    assert block.count("why it lost:") <= 4
+
+
+def test_failures_zero_keeps_the_old_meta_prompt(tmp_path, toy_provider):
+    task = write_toy_task(tmp_path)
+    path = tmp_path / "task0.yaml"
+    path.write_text(yaml.safe_dump(spec_dict(optimizer={"failures": 0}), sort_keys=False), encoding="utf-8")
+    args = ["optimize", str(path), "--data", str(task.train), "-o", str(task.artifact), "--no-cache", "-q"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    sent = [call["messages"][0]["content"] for call in toy_provider.CALLS.recent]
+    asked = [text for text in sent if text.startswith("Your task is to write an instruction")]
+    assert asked and not any("why it lost" in text for text in asked)

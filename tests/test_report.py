@@ -11,6 +11,7 @@ from artifact_factory import make_artifact, step
 from opro_cli.artifact import SeedComparison, load_artifact, save_artifact
 from opro_cli.reports.charts import html_report, svg_chart
 from opro_cli.cli import app
+from opro_cli.scoring.prediction import Prediction
 from opro_cli.reports.history import confidence_lines, history_rows, sparkline
 from toy_task import write_toy_task
 
@@ -162,3 +163,23 @@ def test_the_report_shows_what_each_score_is_over_and_the_prompt_the_leaders_rac
     assert f"{raced.score:.1%} r   32" in out and f"{verified.score:.1%} *   38" in out
     legend = "on = validation examples scored, * = new best, r = passed over by the leaders' race"
     assert legend in " ".join(out.split())  # the console wraps long lines
+
+
+def test_report_shows_the_best_prompts_worst_examples_with_their_reasons(optimised):
+    """Issue 35: the artifact keeps the best prompt's lowest-scored answers, and the report says why each lost."""
+    artifact = load_artifact(optimised.artifact)
+    assert artifact.scores.best_validation == 1.0 and artifact.failures == []  # the toy run's best is perfect
+    assert "worst examples: none" in opro("report", optimised.artifact).stdout
+    lost = Prediction(inputs={"review": "Not bad at all."}, expected="positive", raw="negative", answer="negative",
+                      reward=0.0, reason="expected 'positive', got 'negative'")
+    save_artifact(optimised.artifact, artifact.model_copy(update={"failures": [lost]}))
+    out = opro("report", optimised.artifact, env={"COLUMNS": "200"}).stdout
+    assert "worst examples of the best prompt (1):" in out
+    assert "why: expected 'positive', got 'negative'" in out and "input: Review: Not bad at all." in out
+
+
+def test_report_of_an_artifact_without_failures_says_how_to_get_them(optimised):
+    artifact = load_artifact(optimised.artifact)
+    save_artifact(optimised.artifact, artifact.model_copy(update={"failures": None}))
+    out = opro("report", optimised.artifact, env={"COLUMNS": "200"}).stdout
+    assert "worst examples: not kept in this artifact" in out and "-o rows.jsonl" in out

@@ -155,6 +155,10 @@ def answer(
     """The toy model's reply to a chat ``messages`` list (see the module docstring for the rules)."""
     texts = [content_text(m.get("content")) for m in messages]
 
+    # 0. A judge's call (the built-in judge prompt): the toy judge answers, so a server can judge too.
+    if texts and texts[-1].startswith("You are grading an answer"):
+        return judge_answer(messages, response_format=response_format)
+
     # 1. Optimizer call.
     if any("<INS>" in t for t in texts):
         if seed is not None and int(seed) % 5 == 0:
@@ -309,3 +313,41 @@ def synthetic_bookings(n: int, seed: int = 0) -> list[dict[str, Any]]:
         rows.append({"request": request, "person": person, "destination": destination, "nights": nights,
                      "rate": rate, "total": nights * rate})
     return rows
+
+
+# --- the toy judge (`toy/judge`): grades deterministically from the judge prompt it is sent --------------------
+
+_QUOTED = re.compile(r"'([^']+)'")
+_SECTION = re.compile(r"^(Rubric|The task's input|A reference answer[^\n]*|The answer to grade):\n(.*?)(?=\n\n|\Z)",
+                      re.MULTILINE | re.DOTALL)
+
+
+def judge_sections(prompt: str) -> dict[str, str]:
+    """The built-in judge prompt's paragraphs by heading: rubric, input, reference, answer."""
+    names = {"Rubric": "rubric", "The task's input": "input", "The answer to grade": "answer"}
+    return {names.get(m.group(1), "reference"): m.group(2).strip() for m in _SECTION.finditer(prompt)}
+
+
+def judge_answer(messages: list[dict], *, response_format: dict | None = None) -> str:
+    """A verdict as JSON, reason first. With a reference shown, the answer passes when it names the reference's
+    words; otherwise when it holds every word the rubric quotes ('like this'). On an integer scale the grade is
+    the share of those words found, mapped onto the scale. Rubrics that say GARBLE get prose with no verdict,
+    OUTSIDE a grade above the scale: the failure cases a real judge shows."""
+    prompt = content_text(messages[_last_user_index(messages)].get("content"))
+    parts = judge_sections(prompt)
+    rubric, answer_text = parts.get("rubric", ""), parts.get("answer", "").lower()
+    if "GARBLE" in rubric:
+        return "I think this answer is rather nice, overall."
+    wanted = _WORD.findall(parts["reference"].lower()) if "reference" in parts else \
+        [w.lower() for w in _QUOTED.findall(rubric)]
+    said = set(_WORD.findall(answer_text))
+    found = [w for w in wanted if w in said]
+    missing = [w for w in wanted if w not in said]
+    share = len(found) / len(wanted) if wanted else 0.0
+    reason = f"mentions {', '.join(found) or 'nothing required'}" + (f"; misses {', '.join(missing)}" if missing else "")
+    scale = re.search(r"an integer from (\d+) \(worst\) to (\d+) \(best\)", prompt)
+    if scale:
+        low, high = int(scale.group(1)), int(scale.group(2))
+        grade = high + 4 if "OUTSIDE" in rubric else round(low + share * (high - low))
+        return json.dumps({"reason": reason, "score": grade})
+    return json.dumps({"reason": reason, "score": "pass" if share == 1.0 else "fail"})

@@ -14,6 +14,9 @@ Models (litellm strips the ``toy/`` prefix before calling the handler):
   ``toy_model.usage``.
 - ``toy/booking``: answers with ``toy_model.booking_answer(messages, seed=..., response_format=...)`` (booking
   requests: one number, or a JSON object of several fields) and usage from ``toy_model.usage``.
+- ``toy/judge``: a deterministic judge, ``toy_model.judge_answer``: a JSON verdict (reason, then score) from the
+  built-in judge prompt's rubric, reference and answer; rubrics saying GARBLE or OUTSIDE give the failure cases.
+  ``toy/judge-breaks-N`` judges like it for N calls, then answers 401 (a judge that fails mid-run).
 - ``toy/fail-auth``: raises ``CustomLLMError(status_code=401)``, which litellm's exception mapping turns into
   ``litellm.AuthenticationError`` (status 401, llm_provider "toy").
 - ``toy/fail-rate-limit`` (429 -> ``litellm.RateLimitError``), ``toy/fail-bad-request`` (400 ->
@@ -29,6 +32,7 @@ not implemented (``stream=True`` fails).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import Counter, deque
@@ -125,7 +129,14 @@ def _respond(model: str, messages: list, optional_params: dict | None, model_res
     if model in FAILURES:
         status, message = FAILURES[model]
         raise CustomLLMError(status_code=status, message=message)
-    answer = {"sentiment": toy_model.answer, "booking": toy_model.booking_answer}.get(model)
+    breaks = re.fullmatch(r"judge-breaks-(\d+)", model)
+    if breaks:  # a judge that answers its first N calls, then refuses (a key revoked mid-run)
+        if CALLS.by_model[model] > int(breaks.group(1)):
+            raise CustomLLMError(status_code=401, message="Incorrect API key provided (toy provider).")
+        model = "judge"
+    answer = {"sentiment": toy_model.answer, "booking": toy_model.booking_answer,
+              "judge": lambda messages, seed=None, response_format=None: toy_model.judge_answer(
+                  messages, response_format=response_format)}.get(model)
     if answer is None:
         raise CustomLLMError(status_code=404, message=f"The model `toy/{model}` does not exist (toy provider).")
 

@@ -43,6 +43,10 @@ def init(
 def validate(
     spec: Path = typer.Argument(..., help="Task spec (YAML)."),
     data: Optional[list[Path]] = typer.Option(None, "--data", "-d", metavar="FILE", help="A data file (JSONL) to check against the spec. Repeatable."),
+    judge_agreement: Optional[Path] = typer.Option(
+        None, "--judge-agreement", metavar="LABELLED",
+        help="Grade a person's labelled answers (JSONL: the inputs, answer, score) with the spec's judge and show "
+             "how far they agree. Calls the judge (cached)."),
 ) -> None:
     """Check a spec and its data files without calling any model: list every problem (exit 2 if any)."""
     from ..errors import InputError
@@ -61,6 +65,12 @@ def validate(
               soft_wrap=True)
     for checked in found.data:
         consoles.out.print(f"{checked.path}: ok ({checked.examples} examples)", markup=False, highlight=False, soft_wrap=True)
+    if judge_agreement is not None:
+        from ..jobs.judging import judge_agreement as agreement
+        from ..reports.agreement import agreement_lines
+
+        for line in agreement_lines(agreement(spec, judge_agreement), consoles.out.width):
+            consoles.out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @user_errors

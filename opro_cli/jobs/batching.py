@@ -1,14 +1,16 @@
 """`opro eval --batch` and `opro compare --batch`: the calls an evaluation will make, asked through the model
 provider's batch API before the evaluation runs (`lm.batch_run`). The evaluation itself then runs as always and
 finds every answer the batch returned, so batch answers are parsed and scored exactly as live ones; what the
-batch did not answer is called live (or sent in a follow-up batch).
+batch did not answer is called live (or sent in a follow-up batch). With a `judge` reward, the judge's calls for
+the answers then known go in a second batch (its own state file, resumed the same way); the evaluation finds
+those too.
 
 `--dry-run` lands here too: the planned batch (requests, files, bytes) and its cost beside the live cost."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from ..lm.cache import default_cache_dir
 from ..lm.cache import call_key
 from ..scoring.prompt import Prompt
 from ..scoring.runner import TaskRunner
+from ..spec import JudgeReward, ModelConfig
 from .comparing import CompareJob
 from .evaluating import examples_of, prompt_runner, seed_prompt
 
@@ -102,7 +105,16 @@ def run_batch(
     batch = BatchRun(lm, model, options, on_status)  # a provider without a batch API: one line, exit 2, now
     path = state_path(options, model.name, requests, cache_dir)
     try:
-        return event_loop.run(batch.run(requests, path))
+        outcome = event_loop.run(batch.run(requests, path))
+        if options.cancel or outcome.pending:
+            return outcome
+        # A judged reward: a second batch of the judge's calls, now that the answers are in (resumable the same way).
+        judge, asked = judge_requests(lm, runs)
+        if judge is None or not asked:
+            return outcome
+        path = state_path(replace(options, state=_judge_state(options.state)), judge.name, asked, cache_dir)
+        judged = event_loop.run(BatchRun(lm, judge, options, on_status).run(asked, path))
+        return merged(outcome, judged)
     except KeyboardInterrupt:
         if path.exists():
             raise KeyboardInterrupt(
@@ -110,6 +122,50 @@ def run_batch(
                 "it, or again with --batch-cancel to cancel it"
             ) from None
         raise
+
+
+def judge_requests(lm: LM, runs: list[PromptRun]) -> tuple[ModelConfig | None, dict[str, dict[str, Any]]]:
+    """(the judge's model, {cache key: request body}) of the judge calls for the answers known now (from the batch
+    or the cache) that no cache answers. A reward judged per field, or an unparseable answer, is judged live."""
+    requests: dict[str, dict[str, Any]] = {}
+    judge_model = None
+    for run in runs:
+        runner, reward = run.runner, run.runner.spec.reward
+        if not isinstance(reward, JudgeReward):
+            continue
+        for example in examples_of(run.data, runner.spec):
+            call = runner.request(run.prompt, example)
+            key, _ = call_key(runner.model, call.messages, response_format=call.response_format, temperature=call.temperature)
+            found = lm.batch_answers.get(key) or (lm.cache.get(key) if lm.cache is not None else None)
+            parsed = runner.fmt.parse(found["text"]) if found is not None else None
+            if parsed is None or parsed.answer is None:
+                continue
+            asked = runner.judge.request(reward, example.inputs, parsed.answer, runner.fmt.expected_text(example.expected))
+            if judge_model is not None and asked.model.name != judge_model.name:
+                continue  # two judges (compare): the second's calls go live
+            judge_model = asked.model
+            key, params = call_key(asked.model, asked.messages, response_format=asked.response_format,
+                                   temperature=asked.temperature)
+            if key in requests or key in lm.batch_answers or (lm.cache is not None and lm.cache.get(key) is not None):
+                continue
+            requests[key] = {"messages": asked.messages, **params}
+    return judge_model, requests
+
+
+def _judge_state(state: Path | None) -> Path | None:
+    """The judge batch's state file beside `--batch-state`'s (None: named after its requests in the cache)."""
+    return state.with_name(f"{state.stem}.judge{state.suffix}") if state is not None else None
+
+
+def merged(first: BatchOutcome, judge: BatchOutcome) -> BatchOutcome:
+    """The two batches' outcome as one, for the summary (the state file is the first's)."""
+    return BatchOutcome(
+        state=first.state, submitted=first.submitted + judge.submitted, resumed=first.resumed + judge.resumed,
+        pending=first.pending + judge.pending, cancelled=first.cancelled + judge.cancelled,
+        files=first.files + judge.files, bytes=first.bytes + judge.bytes, answered=first.answered + judge.answered,
+        failed=first.failed + judge.failed, malformed=first.malformed + judge.malformed,
+        batch_price=first.batch_price or judge.batch_price,
+    )
 
 
 def plan_batch(lm: LM, runs: list[PromptRun], limits: Limits | None = None) -> BatchPlan:

@@ -10,9 +10,10 @@ from pathlib import Path
 from .. import event_loop
 from ..artifact import Artifact, load_artifact
 from ..data import DataSummary, Dataset, Example, iter_examples, scan_dataset
-from ..lm import LM
+from ..lm import LM, Usage
 from ..progress import Progress
 from ..scoring.evaluation import Comparison, EvalResult
+from ..scoring.judge import JUDGE_PURPOSE
 from ..scoring.prediction import Prediction
 from ..scoring.prompt import Prompt
 from ..scoring.results import ResultRows
@@ -60,7 +61,8 @@ def evaluate_prompt(
     except BaseException:
         rows.close()
         raise
-    return EvalResult(sum(rows.rewards) / len(rows), rows, lm.usage, runner.model.name)
+    judge_usage = lm.usage_by.setdefault(JUDGE_PURPOSE, Usage()) if runner.scorer.judged else None
+    return EvalResult(sum(rows.rewards) / len(rows), rows, lm.usage, runner.model.name, judge_usage=judge_usage)
 
 
 def prompt_runner(

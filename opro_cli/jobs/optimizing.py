@@ -26,6 +26,7 @@ from ..data import Dataset, load_dataset
 from ..errors import OutputError, ProviderError
 from ..files import check_writable
 from ..progress import Progress
+from ..scoring.judge import JUDGE_PURPOSE
 from ..scoring.runner import TaskRunner, resolve_format
 from ..search import checkpoint
 from ..search.racing import paired
@@ -126,7 +127,9 @@ def build_artifact(trainer: Trainer, result: RunResult, data: Dataset, validatio
             stopped=result.stopped,
             message=result.message,
             usage=trainer.lm.usage.as_dict(),
+            judge_usage=trainer.lm.usage_by[JUDGE_PURPOSE].as_dict() if JUDGE_PURPOSE in trainer.lm.usage_by else None,
         ),
+        failures=list(state.best.failures) if spec.failures_shown else None,
     )
 
 

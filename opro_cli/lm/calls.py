@@ -75,6 +75,7 @@ class LM:
         # Each answer stored as it comes rather than half a second at a time: a job resumed after a kill (`opro
         # predict`) then asks nothing that was answered.
         self.write_through = False
+        self.usage_by: dict[str, Usage] = {}  # calls made for a purpose (the judge's), also counted in `usage`
 
     async def complete(
         self,
@@ -84,19 +85,31 @@ class LM:
         response_format: dict[str, Any] | None = None,
         seed: int | None = None,
         temperature: float | None = None,
+        purpose: str | None = None,
     ) -> Completion:
+        """One call's answer; `purpose` (e.g. "judge") also counts it apart, in `usage_by[purpose]`."""
         key, params = call_key(model, messages, response_format=response_format, seed=seed, temperature=temperature)
+        part = self.usage_by.setdefault(purpose, Usage()) if purpose else None
         if self.batch_answers and (answer := self.batch_answers.get(key)) is not None:
             self.usage.batch_answers += 1  # its tokens and cost were counted when the batch's results came
+            if part:
+                part.batch_answers += 1
             return Completion(answer["text"], answer["prompt_tokens"], answer["completion_tokens"], 0.0, cached=True)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.usage.cached_calls += 1
+            if part:
+                part.cached_calls += 1
             return Completion(hit["text"], hit["prompt_tokens"], hit["completion_tokens"], 0.0, cached=True)
         pool = self._pool(model)
         request = {"model": model.name, "messages": messages, **params, **connection(model)}
         self._sending += 1
         try:
             completion = await self._send(pool, request)
+            if part:
+                part.calls += 1
+                part.prompt_tokens += completion.prompt_tokens
+                part.completion_tokens += completion.completion_tokens
+                part.cost += completion.cost
             if self.cache is not None:
                 store = self.cache.put if self.write_through else self.cache.put_soon
                 store(key, {"text": completion.text, "prompt_tokens": completion.prompt_tokens,

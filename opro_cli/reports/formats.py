@@ -123,6 +123,9 @@ class EvalReport:
             "usage": result.usage.as_dict(),
             "seconds": round(self.seconds, 3),
         }
+        if result.judge_usage is not None:  # the judge's calls, also counted in `usage`
+            summary["judge_usage"] = result.judge_usage.as_dict()
+            summary["unreadable_verdicts"] = result.unreadable_verdicts
         if self.baseline is not None:
             summary["baseline"] = baseline_summary(self.baseline)
         return summary
@@ -131,7 +134,7 @@ class EvalReport:
         baseline = self.baseline.a.rewards if self.baseline is not None else None
         for index, (line, p) in enumerate(self.result.rows):
             row: dict[str, Any] = {"line": line, "inputs": p.inputs, "expected": p.expected, "answer": p.answer,
-                                   "raw": p.raw, "reward": p.reward, "error": p.error}
+                                   "raw": p.raw, "reward": p.reward, "reason": p.reason, "error": p.error}
             if baseline is not None:
                 row["baseline_reward"] = baseline[index]
             yield row
@@ -192,13 +195,14 @@ class EvalReport:
     def _failure_message(self, p: Prediction) -> str:
         if p.answer is None:
             return f"expected {p.expected!r}, the answer could not be read ({p.error})"
-        message = f"expected {p.expected!r}, got {p.answer!r}"
+        message = p.reason or f"expected {p.expected!r}, got {p.answer!r}"  # the reward's own reason, if it gave one
         return message if p.reward == 0 else f"{message} (reward {p.reward:g})"
 
     def _failure_text(self, p: Prediction) -> str:
         rendered = self.template.format_map(p.inputs)
         actual = p.answer if p.answer is not None else f"(unreadable: {p.error})"
-        return f"input:\n{rendered}\n\nexpected:\n{p.expected}\n\nactual:\n{actual}\n\nraw output:\n{p.raw}\n"
+        why = f"\n\nreason:\n{p.reason}" if p.reason else ""
+        return f"input:\n{rendered}\n\nexpected:\n{p.expected}\n\nactual:\n{actual}{why}\n\nraw output:\n{p.raw}\n"
 
     def write(self, path: Path, fmt: str) -> None:
         """Write one output file in `fmt` (json, junit or jsonl), atomically, example by example."""

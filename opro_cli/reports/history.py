@@ -190,4 +190,24 @@ def terminal_report(artifact: Artifact, width: int = 60, console_width: int = 80
     legend = ["seed = the spec's seed prompt", "on = validation examples scored"]
     legend += [text for sign, text in LEGEND.items() if sign in shown]
     lines.append(f"\n{len(artifact.history)} steps, stopped: {artifact.run.stopped}; {', '.join(legend)}")
-    return Group(table, Text(""), lines)
+    return Group(table, Text(""), lines, Text(""), failures_text(artifact, console_width))
+
+
+def failures_text(artifact: Artifact, console_width: int = 80) -> Text:
+    """The best prompt's worst examples with their rewards' reasons, or what it takes to see them."""
+    failures = artifact.failures
+    if failures is None:
+        return Text("worst examples: not kept in this artifact (runs since issue 35 keep them unless "
+                    "optimizer.failures is 0); `opro eval ARTIFACT --data FILE -o rows.jsonl` writes every example "
+                    "with its reward and reason", style="dim")
+    if not failures:
+        return Text("worst examples: none, the best prompt earned full credit on every example it was scored on")
+    template = artifact.task_spec().prompt.input
+    room = max(20, console_width - 12)
+    out = Text(f"worst examples of the best prompt ({len(failures)}):", style="bold")
+    for p in failures:
+        answer = p.answer if p.answer is not None else f"(unreadable) {p.raw}"
+        out.append(f"\n  reward {p.reward:.2f}  input: {shorten(template.format_map(p.inputs), room)}")
+        out.append(f"\n       answer: {shorten(answer, room)}\n       expected: {shorten(p.expected, room)}")
+        out.append(f"\n       why: {shorten(p.reason or '-', room)}")
+    return out

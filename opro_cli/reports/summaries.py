@@ -16,6 +16,7 @@ from ..lm.batch_run import BatchOutcome, BatchPlan
 from ..scoring.evaluation import Comparison, EvalResult
 from ..scoring.stats import is_graded, mean_interval
 from ..search.racing import ALPHA
+from ..spec import TaskSpec, judge_rewards
 from .formats import interval_text
 from .live import pct, usage_rows
 
@@ -26,7 +27,14 @@ if TYPE_CHECKING:
 def plan_json(trainer: Trainer) -> str:
     """`opro optimize --dry-run --json`: the plan and its estimated cost as one JSON object."""
     plan, cost = trainer.plan, trainer.estimate()
-    return json.dumps({**plan.as_dict(), **cost.as_dict(), "rungs": list(plan.rungs)})
+    return json.dumps({**plan.as_dict(), **cost.as_dict(), "rungs": list(plan.rungs),
+                       "judge_calls": judge_calls(trainer.spec, cost.evaluation_calls)})
+
+
+def judge_calls(spec: TaskSpec, evaluations: int) -> int:
+    """A judged reward adds one call per answer scored (per judged field), beside the plan's calls; cached answers
+    are never judged twice."""
+    return evaluations * len(judge_rewards(spec.reward))
 
 
 def plan_table(trainer: Trainer) -> Table:
@@ -40,6 +48,11 @@ def plan_table(trainer: Trainer) -> Table:
                   f"{plan.race()}")
     table.add_row("steps", f"about {plan.steps}")
     table.add_row("LM calls", f"{cost.calls} ({cost.evaluation_calls} scoring, up to {cost.proposal_calls} proposing)")
+    judged = judge_calls(trainer.spec, cost.evaluation_calls)
+    if judged:
+        models = ", ".join(sorted({(r.model or trainer.spec.proposer).name for r in judge_rewards(trainer.spec.reward)}))
+        table.add_row("judge calls", f"up to {judged} more on {models}, one per answer scored (not in the tokens "
+                                     "and cost below; --max-calls counts them)")
     table.add_row("prompt tokens", f"about {cost.prompt_tokens:,}")
     table.add_row("completion tokens", f"at most {cost.completion_tokens:,}")
     price = "unknown (no price in litellm's map)" if cost.cost is None else f"about ${cost.cost:.4f}"
@@ -66,6 +79,8 @@ def optimize_summary(artifact: Artifact, seconds: float, output: Path) -> tuple[
     if scores.screened is not None:
         table.add_row("candidates", f"{scores.screened} screened, {scores.promoted} raced further")
     usage_rows(table, Usage(**{k: type(getattr(Usage(), k))(v) for k, v in artifact.run.usage.items()}), seconds)
+    if artifact.run.judge_usage is not None:
+        judge_row(table, Usage(**{k: type(getattr(Usage(), k))(v) for k, v in artifact.run.judge_usage.items()}))
     table.add_row("artifact", str(output))
     notes = [f"note: {artifact.run.message}"] if artifact.run.message else []
     if scores.closest is not None:
@@ -115,14 +130,30 @@ def eval_table(
         table.add_row("score", f"{pct(result.score)}  ({full}/{result.examples}, {ci})")
     table.add_row("model", result.model)
     table.add_row("unparseable answers", str(result.parse_failures))
+    if result.judge_usage is not None:
+        table.add_row("unreadable verdicts", f"{result.unreadable_verdicts} (scored 0)")
     if baseline is not None:
         table.add_row("seed prompt", pct(baseline.a.score))
         verdict = {"b is better": "significant", "b is worse": "significantly worse"}.get(baseline.verdict, "not significant")
         table.add_row("gain over seed prompt", f"{interval_text(baseline.difference)}, {verdict}")
     if batch is not None:
-        batch_rows(table, batch, result.usage, result.examples * (2 if baseline is not None else 1))
+        batch_rows(table, batch, result.usage, result.examples * (2 if baseline is not None else 1) + judged(result))
     usage_rows(table, result.usage, seconds)
+    if result.judge_usage is not None:
+        judge_row(table, result.judge_usage)
     return table
+
+
+def judged(result: EvalResult) -> int:
+    """The judge's answers, however they came (one LM's count: shared by a baseline or a comparison)."""
+    judge = result.judge_usage
+    return judge.calls + judge.cached_calls + judge.batch_answers if judge is not None else 0
+
+
+def judge_row(table: Table, judge: Usage) -> None:
+    """The judge's share of the calls above (a judged reward makes one call per answer, cached like any)."""
+    table.add_row("of which judge", f"{judge.calls} sent, {judge.cached_calls} from cache; {judge.prompt_tokens} "
+                                    f"prompt + {judge.completion_tokens} completion tokens; ${judge.cost:.4f}")
 
 
 def compare_table(
@@ -149,7 +180,7 @@ def compare_table(
     table.add_row("only B right", str(counts.only_b))
     table.add_row("both wrong", str(counts.both_wrong))
     if batch is not None:
-        batch_rows(table, batch, comparison.a.usage, comparison.a.examples + comparison.b.examples)
+        batch_rows(table, batch, comparison.a.usage, comparison.a.examples + comparison.b.examples + judged(comparison.a))
     usage_rows(table, comparison.a.usage, seconds)
     return table
 

@@ -23,6 +23,7 @@ class EvalResult:
     usage: Usage
     model: str
     baseline: Comparison | None = None
+    judge_usage: Usage | None = None  # the judge's share of `usage`, when the reward is judged
 
     @property
     def rewards(self) -> Sequence[float]:
@@ -35,6 +36,11 @@ class EvalResult:
     @property
     def parse_failures(self) -> int:
         return self.rows.parse_failures
+
+    @property
+    def unreadable_verdicts(self) -> int:
+        """Answers whose judge gave no verdict that could be read (each scored 0)."""
+        return self.rows.unreadable_verdicts
 
     @property
     def predictions(self) -> list[Prediction]:

@@ -2,7 +2,8 @@
 100,000 examples runs in flat memory; the `-o` files are written from them when the evaluation ends.
 
 The rows are the predictions as JSON lines, in data order; only each example's reward and line number stay in
-memory (16 bytes an example). `eval -o x.jsonl` writes `inputs`, `expected`, `answer`, `raw`, `reward`, `error`.
+memory (16 bytes an example). `eval -o x.jsonl` writes `inputs`, `expected`, `answer`, `raw`, `reward`, `reason`
+(why the reward is below full credit), `error`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import IO
 from ..files import write_atomic_stream
 from .prediction import Prediction
 
-FIELDS = ("inputs", "expected", "answer", "raw", "reward", "error")
+FIELDS = ("inputs", "expected", "answer", "raw", "reward", "reason", "error")
 FLUSH_EVERY = 0.5  # seconds between flushes of the rows file: one write per row cost as much as 0.3 ms a call
 
 
@@ -31,6 +32,7 @@ class ResultRows:
         self.rewards = array("d")
         self.lines = array("l")
         self.parse_failures = 0
+        self.unreadable_verdicts = 0
         self._flushed = 0.0
         if near is not None:
             near.parent.mkdir(parents=True, exist_ok=True)
@@ -57,6 +59,7 @@ class ResultRows:
         self.rewards.append(prediction.reward)
         self.lines.append(line)
         self.parse_failures += prediction.answer is None
+        self.unreadable_verdicts += prediction.unreadable_verdict
 
     def __len__(self) -> int:
         return len(self.rewards)
@@ -72,7 +75,7 @@ class ResultRows:
             self._file.seek(0, os.SEEK_END)
 
     def write_jsonl(self, path: str | Path) -> None:
-        """One line per example (`inputs`, `expected`, `answer`, `raw`, `reward`, `error`), atomically."""
+        """One line per example (`inputs`, `expected`, `answer`, `raw`, `reward`, `reason`, `error`), atomically."""
         with write_atomic_stream(path) as out:
             for _, p in self:
                 out.write(json.dumps({name: getattr(p, name) for name in FIELDS}, ensure_ascii=False) + "\n")

@@ -13,9 +13,11 @@ from ..data import Example
 from ..lm import LM
 from ..spec import ModelConfig, TaskSpec
 from .answers import AnswerFormat
-from .prediction import Prediction
+from .judge import Judge
+from .prediction import Prediction, Verdict
 from .prompt import Prompt, render_messages
 from .rewards import Scorer
+from .values import Parsed
 
 T = TypeVar("T")
 
@@ -72,10 +74,15 @@ class TaskRunner:
     lm: LM
 
     @cached_property
+    def judge(self) -> Judge:
+        """A `judge` reward's model calls; built on first use, as the scorer."""
+        return Judge(self.lm, self.spec.proposer, self.spec.prompt.input, structured_output_supported)
+
+    @cached_property
     def scorer(self) -> Scorer:
         """Built on the first score, so answering without scoring (`opro predict`, `load_prompt`) never loads
         a `python` reward's file."""
-        return Scorer(self.spec.reward, several=bool(self.fmt.outputs))
+        return Scorer(self.spec.reward, several=bool(self.fmt.outputs), judge=self.judge)
 
     async def predict(
         self,
@@ -110,17 +117,32 @@ class TaskRunner:
         return CallRequest(messages, fmt.response_format(), temperature)
 
     def score(self, example: Example, text: str, fmt: AnswerFormat | None = None) -> Prediction:
-        """An answer's text parsed and rewarded, the same whether it came live, from the cache or from a batch."""
+        """An answer's text parsed and rewarded, the same whether it came live, from the cache or from a batch.
+        A rule reward only: a `judge` reward needs its model call (`assess`)."""
         fmt = fmt or self.fmt
         parsed = fmt.parse(text)
+        verdict = self.scorer.verdict(parsed.answer, fmt.expected_text(example.expected), example)
+        return self._prediction(example, text, parsed, verdict)
+
+    async def assess(self, example: Example, text: str, fmt: AnswerFormat | None = None) -> Prediction:
+        """As `score`, for any reward: a judge's verdict is awaited through the LM (cached like any call)."""
+        fmt = fmt or self.fmt
+        parsed = fmt.parse(text)
+        verdict = await self.scorer.grade(parsed.answer, fmt.expected_text(example.expected), example)
+        return self._prediction(example, text, parsed, verdict)
+
+    @staticmethod
+    def _prediction(example: Example, text: str, parsed: Parsed, verdict: Verdict) -> Prediction:
         return Prediction(
             inputs=example.inputs,
             expected=example.expected,
             raw=text,
             answer=parsed.answer,
             fields=parsed.fields,
-            reward=self.scorer(parsed.answer, fmt.expected_text(example.expected), example),
+            reward=verdict.score,
             error=parsed.error,
+            reason=verdict.reason,
+            unreadable_verdict=verdict.unreadable,
         )
 
     async def reply(self, prompt: Prompt, example: Example, fmt: AnswerFormat | None = None) -> str:
@@ -133,7 +155,7 @@ class TaskRunner:
 
     async def predict_one(self, prompt: Prompt, example: Example, fmt: AnswerFormat | None = None) -> Prediction:
         fmt = fmt or self.fmt
-        return self.score(example, await self.reply(prompt, example, fmt), fmt)
+        return await self.assess(example, await self.reply(prompt, example, fmt), fmt)
 
 
 async def in_order(

@@ -19,6 +19,7 @@ from .plan import Plan, make_plan
 from .racing import accepts, paired, prompt_order, rank_score, reached
 from .shots import longer_shots, shots_per_prompt
 from .split import Split
+from .meta_prompt import keep_failures
 from .state import OptimizerState, observe, with_rewards
 
 
@@ -85,6 +86,7 @@ class SearchContext:
         examples = [self.split.validation[i] for i in todo]
         predictions = await self.runner.predict(target.prompt, examples, self.tick, target.structured)
         state = with_rewards(state, entry, {i: p.reward for i, p in zip(todo, predictions)})
+        state = keep_failures(state, entry, predictions, self.spec.failures_shown)
         if not self.split.held_out:
             state = observe(state, predictions, self.spec.optimizer.k_best)
         self.live = state

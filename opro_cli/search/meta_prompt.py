@@ -1,10 +1,13 @@
 """The optimizer LM's prompt (the OPRO meta-prompt) and the reading of its replies.
 
-The meta-prompt is a template with three placeholders, replaceable in the spec (`optimizer.meta_prompt`):
-`{task_description}` (the spec's description), `{scored_instructions}` (earlier instructions with their scores,
-ascending, best last, as the OPRO paper shows them) and `{exemplars}` (a few training inputs with their expected
-outputs). A paragraph (text between blank lines) holding a placeholder that renders empty is left out, so a
-spec without a description gets no dangling "The task:" line. Literal braces are written `{{` and `}}`.
+The meta-prompt is a template with placeholders, replaceable in the spec (`optimizer.meta_prompt`):
+`{task_description}` (the spec's description), `{scoring}` (how an answer is scored), `{scored_instructions}`
+(earlier instructions with their scores, ascending, best last, as the OPRO paper shows them), `{exemplars}` (a few
+training inputs with their expected outputs) and `{failures}` (up to `optimizer.failures` examples the incumbent
+lost, each with its input, its answer, the expected output and the reward's reason, within `FAILURE_TOKENS`: the
+optimizer learns why an answer lost, not only the score, as GEPA's reflection does). A paragraph (text between
+blank lines) holding a placeholder that renders empty is left out, so a spec without a description gets no
+dangling "The task:" line. Literal braces are written `{{` and `}}`.
 The reply is read between `<INS>` and `</INS>` tags, so a custom template must ask for them.
 """
 
@@ -25,9 +28,11 @@ from ..spec import (
     RegexReward,
     TaskSpec,
 )
-from .state import Candidate
+from .state import Candidate, OptimizerState
 
 MAX_META_CANDIDATES = 20  # as in the OPRO paper
+FAILURE_TOKENS = 1000  # the {failures} block's cap, at about 4 characters a token
+FAILURE_FIELD_CHARS = 400  # each input, answer, expected value and reason shortened to this
 
 DEFAULT_TEMPLATE = """\
 Your task is to write an instruction for a language model that maximises its score on a task.
@@ -44,6 +49,9 @@ Here are examples of the task, each with its input and the expected output:
 
 {exemplars}
 
+Here are examples the best instruction so far got wrong, each with the model's answer and why it lost:
+{failures}
+
 Write a new instruction that differs from all the instructions above, is concise and generally applicable, \
 and would score higher than all of them. Write it between <INS> and </INS>."""
 
@@ -55,10 +63,11 @@ def meta_prompt(
     exemplars: Sequence[Prediction],
     template: str | None = None,
     scoring: str = "",
+    failures: Sequence[Prediction] = (),
 ) -> list[dict[str, str]]:
     """The messages asking the optimizer LM for a new instruction; `template` is the spec's
     `optimizer.meta_prompt` (already checked at load time), None for the built-in one; `scoring` says in one
-    line how answers are scored (`scoring_line`)."""
+    line how answers are scored (`scoring_line`); `failures` the incumbent's losses (`failures_text`)."""
     best_by_text: dict[str, float] = {}
     for candidate in candidates:
         text = candidate.prompt.instructions.strip()
@@ -71,6 +80,7 @@ def meta_prompt(
         "exemplars": "\n\n".join(
             f"input:\n{input_template.format_map(p.inputs)}\noutput:\n{p.expected}" for p in exemplars
         ),
+        "failures": failures_text(failures, input_template),
     }
     return [{"role": "user", "content": render(template or DEFAULT_TEMPLATE, values)}]
 
@@ -84,6 +94,41 @@ def render(template: str, values: dict[str, str]) -> str:
             continue
         kept.append(paragraph.format_map(values))
     return "\n\n".join(kept)
+
+
+def failures_text(failures: Sequence[Prediction], input_template: str, tokens: int = FAILURE_TOKENS) -> str:
+    """The losses as the optimizer model reads them, each field shortened, as many as fit in `tokens`."""
+    blocks: list[str] = []
+    used = 0
+    for p in failures:
+        answer = p.answer if p.answer is not None else f"(unreadable) {p.raw}"
+        parts = [("input", input_template.format_map(p.inputs)), ("answer", answer), ("expected", p.expected),
+                 ("why it lost", p.reason or f"reward {p.reward:.2f}")]
+        block = "\n".join(f"{name}:\n{_shortened(text)}" for name, text in parts)
+        used += len(block) // 4 + 1
+        if blocks and used > tokens:
+            break
+        blocks.append(block)
+    return "\n\n".join(blocks)
+
+
+def _shortened(text: str, limit: int = FAILURE_FIELD_CHARS) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def keep_failures(state: OptimizerState, entry: str, predictions: Sequence[Prediction], limit: int) -> OptimizerState:
+    """An entry's `limit` lowest-scored answers below full credit, the first found first among equals: the losses on
+    its first examples (the minibatch it is screened on), which `{failures}` shows when it leads."""
+    losses = [p for p in predictions if p.reward < 1]
+    if not limit or not losses:
+        return state
+    old = state.entries[entry]
+    kept = sorted([*old.failures, *losses], key=lambda p: p.reward)[:limit]  # stable: earlier first among equals
+    if kept == old.failures:
+        return state
+    updated = old.model_copy(update={"failures": kept})
+    return state.model_copy(update={"entries": {**state.entries, entry: updated}})
 
 
 def parse_proposal(text: str, max_chars: int) -> str | None:

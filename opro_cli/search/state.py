@@ -35,6 +35,8 @@ class Entry(BaseModel):
     rewards: dict[int, float] = Field(default_factory=dict)
     # The pool examples it is screened on, scored first; then the run's order. Empty: the run's order alone.
     screening: list[int] = Field(default_factory=list)
+    # Its lowest-scored answers (below full credit), first found first, for the meta-prompt's {failures}.
+    failures: list[Prediction] = Field(default_factory=list)
 
     @property
     def id(self) -> str:

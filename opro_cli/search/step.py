@@ -96,7 +96,7 @@ async def propose(ctx: SearchContext, state: OptimizerState, exemplars: list[Pre
         return []
     scored = [e for e in state.entries.values() if len(e.rewards) >= ctx.plan.minibatch]
     messages = meta_prompt(scored, ctx.spec.description, ctx.spec.prompt.input, exemplars, settings.meta_prompt,
-                           scoring_line(ctx.spec))
+                           scoring_line(ctx.spec), state.best.failures)
     proposer = ctx.spec.proposer
     if proposer.max_tokens is None:
         proposer = proposer.model_copy(update={"max_tokens": DEFAULT_PROPOSAL_TOKENS})

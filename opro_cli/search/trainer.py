@@ -118,8 +118,9 @@ class Trainer:
         call = render_messages(typical, train[-1].inputs, self.spec.prompt.input, self.runner.fmt)
         seed = initial_state(typical, self.modes[0]).seed
         exemplars = [labelled(e) for e in train[: settings.meta_examples]]
+        failures = [labelled(e) for e in train[: self.spec.failures_shown]]  # about their size: inputs, expected
         proposal = meta_prompt([seed], self.spec.description, self.spec.prompt.input, exemplars, settings.meta_prompt,
-                               scoring_line(self.spec))
+                               scoring_line(self.spec), failures)
         return estimate(self.plan, self.spec, call, proposal, DEFAULT_PROPOSAL_TOKENS)
 
     def best_so_far(self) -> OptimizerState | None:

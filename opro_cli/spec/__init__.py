@@ -21,10 +21,13 @@ from .rewards import (
     F1Reward,
     FieldReward,
     FieldsReward,
+    JudgeReward,
     NumericReward,
     PythonReward,
     RegexReward,
     Reward,
+    judge_prompt_problem,
+    judge_rewards,
     python_functions,
 )
 from .strict import StrictModel
@@ -33,8 +36,8 @@ from .user_code import load_function
 
 __all__ = [
     "CONNECTION_FIELDS", "GRADED_TYPES", "NORMALIZATIONS", "PLACEHOLDERS", "REQUIRED_PLACEHOLDER", "REWARD_TYPES",
-    "AnswerSpec", "ContainsReward", "Deployment", "ExactMatchReward", "F1Reward", "FieldReward", "FieldsReward",
+    "AnswerSpec", "ContainsReward", "Deployment", "ExactMatchReward", "F1Reward", "FieldReward", "FieldsReward", "JudgeReward",
     "ModelConfig", "NumericReward", "OptimizerSpec", "OutputType", "PromptSpec", "PythonReward", "RegexReward",
-    "Reward", "StrictModel", "TaskSpec", "load_function", "load_spec", "parse_spec", "python_functions",
+    "Reward", "StrictModel", "TaskSpec", "judge_prompt_problem", "judge_rewards", "load_function", "load_spec", "parse_spec", "python_functions",
     "read_spec", "read_yaml", "spec_problems", "template_problem",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ def read_spec(path: Path) -> Any:
     each `python` reward's file made absolute (relative to the spec) and imported, to fail before any call."""
     raw = read_yaml(path)
     raw = _with_reward_functions(raw, path)
+    raw = _with_judge_texts(raw, path)
     optimizer = raw.get("optimizer") if isinstance(raw, dict) else None
     named = optimizer.get("meta_prompt") if isinstance(optimizer, dict) else None
     if not isinstance(named, str) or "{" in named:
@@ -53,6 +55,40 @@ def _with_reward_functions(raw: Any, path: Path) -> Any:
         reward["fields"] = {name: _with_function(sub, ("reward", "fields", name), path) if isinstance(sub, dict)
                             else sub for name, sub in fields.items()}
     return {**raw, "reward": reward}
+
+
+def _with_judge_texts(raw: Any, path: Path) -> Any:
+    """Each `judge` reward's `rubric` and `prompt` given as a file (one line, no placeholder, a file suffix) replaced
+    by the file's text, relative to the spec; a missing file is an error naming the spec's line."""
+    reward = raw.get("reward") if isinstance(raw, dict) else None
+    if not isinstance(reward, dict):
+        return raw
+    reward = _judge_texts(reward, ("reward",), path)
+    fields = reward.get("fields")
+    if isinstance(fields, dict):
+        reward["fields"] = {name: _judge_texts(sub, ("reward", "fields", name), path) if isinstance(sub, dict)
+                            else sub for name, sub in fields.items()}
+    return {**raw, "reward": reward}
+
+
+_FILE_NAME = re.compile(r"^[^\s{}]+\.[A-Za-z0-9]{1,8}$")  # `rubric.md`, `prompts/judge.txt`: no spaces, a suffix
+
+
+def _judge_texts(node: dict[str, Any], loc: tuple[str, ...], path: Path) -> dict[str, Any]:
+    if node.get("type") != "judge":
+        return dict(node)
+    node = dict(node)
+    for key in ("rubric", "prompt"):
+        value = node.get(key)
+        if not isinstance(value, str) or not _FILE_NAME.match(value.strip()):
+            continue
+        line = _key_lines(path).get((*loc, key))
+        where = f"{path}:{line}: {'.'.join((*loc, key))}" if line else f"{path}: {'.'.join((*loc, key))}"
+        file = path.parent / Path(value.strip()).expanduser()
+        node[key] = _read_text(file, f"{where}: {file}", " (a one-line value ending in a suffix is read as a file)")
+        if not node[key].strip():
+            raise InputError(f"{where}: {file}: the file is empty")
+    return node
 
 
 def _with_function(node: dict[str, Any], loc: tuple[str, ...], path: Path) -> dict[str, Any]:

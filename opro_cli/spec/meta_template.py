@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import string
 
-PLACEHOLDERS = ("task_description", "scored_instructions", "exemplars", "scoring")
+PLACEHOLDERS = ("task_description", "scored_instructions", "exemplars", "scoring", "failures")
 REQUIRED_PLACEHOLDER = "scored_instructions"
 
 

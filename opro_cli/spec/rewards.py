@@ -1,5 +1,5 @@
 """How an answer is scored, as the spec declares it: the reward types and their settings (checked at load time).
-Every reward is a number in [0, 1]; exact_match, regex, contains and numeric give 0 or 1.
+Every reward is a number in [0, 1]; exact_match, regex, contains and numeric give 0 or 1; judge a model's grade.
 
 The scoring itself lives in `opro_cli.scoring.rewards`.
 """
@@ -7,10 +7,12 @@ The scoring itself lives in `opro_cli.scoring.rewards`.
 from __future__ import annotations
 
 import re
+import string
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from .model import ModelConfig
 from .strict import StrictModel
 
 NORMALIZATIONS = ("strip", "lowercase", "collapse_whitespace", "strip_punctuation", "strip_quotes")
@@ -95,8 +97,65 @@ class PythonReward(StrictModel):
         return function
 
 
+JUDGE_PLACEHOLDERS = ("rubric", "input", "answer", "expected")
+
+
+def judge_prompt_problem(template: str, reference: bool) -> str | None:
+    """Why a judge prompt template cannot be used (bad braces, unknown placeholder, no {answer}), or None."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        return f"bad template: {exc} (write literal braces as {{{{ and }}}})"
+    known = ", ".join("{" + name + "}" for name in JUDGE_PLACEHOLDERS)
+    for name in names:
+        if name not in JUDGE_PLACEHOLDERS:
+            return f"unknown placeholder {{{name}}} (known: {known}; write literal braces as {{{{ and }}}})"
+    if "answer" not in names:
+        return f"the judge prompt must contain {{answer}} (known placeholders: {known})"
+    if "expected" in names and not reference:
+        return "{expected} shows the judge the expected value: set reference: true"
+    return None
+
+
+class JudgeReward(StrictModel):
+    """A model grades each answer against the rubric: pass/fail (1 or 0) or an integer scale such as `1-5`
+    mapped onto [0, 1]. `rubric` and `prompt` are text, or (one line without placeholders) a file next to the spec,
+    read when the spec loads. The verdict is asked as JSON, the reason before the score."""
+
+    type: Literal["judge"]
+    rubric: str = Field(min_length=1, description="what a good answer does, or a file holding it")
+    model: ModelConfig | None = Field(default=None, description="the judge; default the spec's optimizer_model")
+    scale: str = Field(default="pass_fail", description="pass_fail, or an integer scale such as 1-5")
+    reference: bool = Field(default=False, description="show the judge the expected value")
+    prompt: str | None = Field(default=None, description="the judge's prompt: {rubric} {input} {answer} {expected}")
+
+    @field_validator("scale")
+    @classmethod
+    def _known_scale(cls, scale: str) -> str:
+        found = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", scale)
+        if scale != "pass_fail" and not (found and int(found.group(1)) < int(found.group(2))):
+            raise ValueError(f"expected pass_fail or an integer scale such as 1-5, got {scale!r}")
+        return scale if scale == "pass_fail" else f"{int(found.group(1))}-{int(found.group(2))}"  # type: ignore[union-attr]
+
+    @field_validator("prompt")
+    @classmethod
+    def _usable_prompt(cls, prompt: str | None, info: ValidationInfo) -> str | None:
+        problem = judge_prompt_problem(prompt, bool(info.data.get("reference"))) if prompt is not None else None
+        if problem:
+            raise ValueError(problem)
+        return prompt
+
+    @property
+    def bounds(self) -> tuple[int, int] | None:
+        """The scale's lowest and highest grade; None for pass/fail."""
+        if self.scale == "pass_fail":
+            return None
+        low, high = self.scale.split("-")
+        return int(low), int(high)
+
+
 FieldReward = Annotated[
-    ExactMatchReward | RegexReward | ContainsReward | NumericReward | F1Reward | PythonReward,
+    ExactMatchReward | RegexReward | ContainsReward | NumericReward | F1Reward | PythonReward | JudgeReward,
     Field(discriminator="type"),
 ]
 
@@ -119,12 +178,13 @@ class FieldsReward(StrictModel):
 
 
 Reward = Annotated[
-    ExactMatchReward | RegexReward | ContainsReward | NumericReward | F1Reward | FieldsReward | PythonReward,
+    ExactMatchReward | RegexReward | ContainsReward | NumericReward | F1Reward | FieldsReward | PythonReward
+    | JudgeReward,
     Field(discriminator="type"),
 ]
-REWARD_TYPES = frozenset({"exact_match", "regex", "contains", "numeric", "f1", "fields", "python"})  # the tags
+REWARD_TYPES = frozenset({"exact_match", "regex", "contains", "numeric", "f1", "fields", "python", "judge"})  # tags
 # Rewards that can give a partial score: everything downstream treats rewards as numbers in [0, 1].
-GRADED_TYPES = frozenset({"f1", "fields", "python"})
+GRADED_TYPES = frozenset({"f1", "fields", "python", "judge"})
 
 
 def python_functions(reward: object) -> list[PythonReward]:
@@ -133,4 +193,13 @@ def python_functions(reward: object) -> list[PythonReward]:
         return [reward]
     if isinstance(reward, FieldsReward):
         return [r for r in reward.fields.values() if isinstance(r, PythonReward)]
+    return []
+
+
+def judge_rewards(reward: object) -> list[JudgeReward]:
+    """Every `judge` reward of a spec's reward (at the top, or for a field)."""
+    if isinstance(reward, JudgeReward):
+        return [reward]
+    if isinstance(reward, FieldsReward):
+        return [r for r in reward.fields.values() if isinstance(r, JudgeReward)]
     return []

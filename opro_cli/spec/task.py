@@ -112,7 +112,8 @@ class AnswerSpec(StrictModel):
         return self
 
 
-NEW_OPTIONAL = (("answer", "outputs"),)  # keys added after specs were first written: left out of the identity when unset
+DEFAULT_FAILURES = 4
+NEW_OPTIONAL = (("answer", "outputs"), ("optimizer", "failures"))  # keys added after specs were first written: left out of the identity when unset
 
 
 class OptimizerSpec(StrictModel):
@@ -142,10 +143,15 @@ class OptimizerSpec(StrictModel):
         ge=0,
         description="stop asking for instructions after this many steps without one usable proposal (0: never)",
     )
+    failures: int | None = Field(
+        default=None, ge=0,
+        description="examples the incumbent lost on its minibatch shown to the optimizer LM with their reasons "
+        "(default 4; 0: none)",
+    )
     meta_prompt: str | None = Field(
         default=None,
         description="the optimizer LM's prompt: a template with {scored_instructions}, {exemplars}, "
-        "{task_description}, or (without placeholders) a file holding one, relative to the spec",
+        "{task_description}, {scoring}, {failures}, or (without placeholders) a file holding one, relative to the spec",
     )
 
     @field_validator("meta_prompt")
@@ -238,6 +244,11 @@ class TaskSpec(StrictModel):
             if dumped[section].get(key) is None:
                 dumped[section].pop(key, None)
         return dumped
+
+    @property
+    def failures_shown(self) -> int:
+        """How many of the incumbent's failures the optimizer model sees (`optimizer.failures`, default 4)."""
+        return DEFAULT_FAILURES if self.optimizer.failures is None else self.optimizer.failures
 
     @property
     def proposer(self) -> ModelConfig:
