@@ -2,9 +2,9 @@
 
 Starts `--load` CPU-bound processes (busy loops, default 2: as many as the 2 cores of the machine this was
 written on), then runs `opro optimize` on the embedded model `--tries` times (default 10), each with a fresh
-response cache (so the model computes every answer, as in a first run), sends SIGINT `--delay` seconds after the
-plan line (the search is running by then; each try adds a little, so the signals land at different points of a
-step), and prints for each try the time from SIGINT to the process's exit, its exit code, whether the artifact
+response cache (so the model computes every answer, as in a first run), sends SIGINT `--delay` seconds after its
+first step line (the search is running, and a best prompt exists; each try adds a little, so the signals land at
+different points of the next step), and prints for each try the time from SIGINT to the process's exit, its exit code, whether the artifact
 and the checkpoint were written and whether `--resume` was offered; then the slowest and the median.
 
     python benchmarks/ctrl_c.py                        # configs/sentiment.yaml, 10 tries, 2 loads
@@ -52,7 +52,7 @@ def start_load(n: int) -> list[subprocess.Popen[bytes]]:
 
 
 def one_try(spec: Path, data: Path, delay: float, work: Path, timeout: float) -> Try:
-    """One optimisation, interrupted `delay` s after its plan line."""
+    """One optimisation, interrupted `delay` s after its first step line."""
     artifact = work / "run.json"
     env = {**os.environ, "OPRO_CACHE_DIR": str(work / "cache"), "NO_COLOR": "1"}
     child = subprocess.Popen(
@@ -66,14 +66,14 @@ def one_try(spec: Path, data: Path, delay: float, work: Path, timeout: float) ->
         assert child.stdout is not None
         for line in child.stdout:
             out.append(line)
-            if line.startswith("plan: "):
+            if line.startswith("step "):
                 planned.set()
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     if not planned.wait(timeout):
         child.kill()
-        raise SystemExit(f"no plan line within {timeout:.0f} s: {child.communicate()}")
+        raise SystemExit(f"no step line within {timeout:.0f} s: {child.communicate()}")
     time.sleep(delay)
     if child.poll() is not None:
         raise SystemExit(f"the run ended before the signal (delay {delay:.1f} s is too long): {''.join(out)[-500:]}")
@@ -93,7 +93,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT / "datasets" / "sentiment_train.jsonl")
     parser.add_argument("--tries", type=int, default=10)
     parser.add_argument("--load", type=int, default=2, help="CPU-bound processes beside the run")
-    parser.add_argument("--delay", type=float, default=4.0, help="seconds after the plan line to the first SIGINT")
+    parser.add_argument("--delay", type=float, default=1.0, help="seconds after the first step line to the SIGINT")
     parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args()
     # Started in the background of a non-interactive shell, this process (and so each run) would inherit SIGINT
