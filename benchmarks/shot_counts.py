@@ -3,7 +3,7 @@
 No search: each set is drawn as the search draws a fresh one (spread over the answers, the commonest last), and
 the same draw seeds give both counts. Prints, per task, the mean, min and max test score of each count and the
 paired 95 % interval of two-per-answer minus one-per-answer over all (set, test example) pairs. `k: auto` tries
-both counts on label sets because neither wins on every task (README, "How it optimises").
+both counts on label sets because neither wins on every task (docs/how-it-optimises.md).
 
     python benchmarks/shot_counts.py                      # 6 sets per count: emotion, weather, topic
     python benchmarks/shot_counts.py --sets 3 --tasks weather --cache DIR

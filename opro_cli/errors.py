@@ -40,6 +40,11 @@ class OutputError(OproError):
     exit_code = EXIT_BAD_INPUT
 
 
+class ExportRefused(InputError):
+    """An export format cannot carry the prompt exactly (the message says why, and on which row): nothing is
+    written, since an app loading it would send another prompt than the one measured."""
+
+
 class ProviderError(OproError):
     """The LM provider refused for good (bad key, unknown model, bad request): retrying cannot help."""
 

@@ -16,9 +16,10 @@ ALLOWED: dict[str, set[str]] = {
     "scoring": {"lm", "data", "spec"},
     "search": {"scoring", "lm", "data", "spec"},
     "artifact": {"search", "scoring", "spec"},
+    "use": {"artifact", "scoring", "lm", "data", "spec"},
     "reports": {"artifact", "search", "scoring", "lm", "data", "spec"},
-    "jobs": {"artifact", "search", "scoring", "lm", "data", "spec"},
-    "cli": {"jobs", "reports", "artifact", "search", "scoring", "lm", "data", "spec"},
+    "jobs": {"use", "artifact", "search", "scoring", "lm", "data", "spec"},
+    "cli": {"jobs", "reports", "use", "artifact", "search", "scoring", "lm", "data", "spec"},
     **{helper: set() for helper in HELPERS},
 }
 

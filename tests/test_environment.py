@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from opro_cli.cli import app
-from opro_cli.envfile import load_env_file, parse_env
+from opro_cli.envfile import EnvFile, load_env_file
 from toy_task import write_toy_task
 
 runner = CliRunner()
@@ -23,7 +23,7 @@ def restore_environ():
     os.environ.update(saved)
 
 
-def test_parse_env_understands_the_common_forms():
+def test_dot_env_understands_the_common_forms(tmp_path, monkeypatch, restore_environ):
     text = """
 # a comment
 PLAIN=value
@@ -33,24 +33,35 @@ DOUBLE="line\\nbreak and \\"quotes\\""
 URL=https://example.test/#fragment
 EMPTY=
 not an assignment
+EXPANDED=${PLAIN}-${HOME_FOR_TEST}
 """
-    assert parse_env(text) == {
+    names = ["PLAIN", "EXPORTED", "SINGLE", "DOUBLE", "URL", "EMPTY", "EXPANDED"]
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME_FOR_TEST", "/home/x")
+    (tmp_path / ".env").write_text(text)
+    loaded = load_env_file(tmp_path / ".env")
+    assert loaded.added == names and loaded.unreadable_lines == [9]
+    assert {name: os.environ[name] for name in names} == {
         "PLAIN": "value",
         "EXPORTED": "spaced value",
         "SINGLE": "single # not a comment",
         "DOUBLE": 'line\nbreak and "quotes"',
         "URL": "https://example.test/#fragment",
         "EMPTY": "",
+        "EXPANDED": "value-/home/x",
     }
 
 
-def test_variables_already_set_win_and_a_missing_file_is_fine(tmp_path):
+def test_variables_already_set_win_and_a_missing_file_is_fine(tmp_path, monkeypatch, restore_environ):
     env_file = tmp_path / ".env"
-    env_file.write_text("A=from-file\nB=from-file\n")
-    environ = {"A": "from-environment"}
-    assert load_env_file(env_file, environ) == ["B"]
-    assert environ == {"A": "from-environment", "B": "from-file"}
-    assert load_env_file(tmp_path / "none", environ) == []
+    env_file.write_text("A=from-file\nB=from-file\nC=${A}\n")
+    monkeypatch.setenv("A", "from-environment")
+    monkeypatch.delenv("B", raising=False)
+    monkeypatch.delenv("C", raising=False)
+    assert load_env_file(env_file).added == ["B", "C"]
+    assert (os.environ["A"], os.environ["B"], os.environ["C"]) == ("from-environment", "from-file", "from-environment")
+    assert load_env_file(tmp_path / "none") == EnvFile()
 
 
 def test_the_cli_reads_dot_env_in_the_working_directory(tmp_path, monkeypatch, toy_provider, restore_environ):
@@ -58,11 +69,12 @@ def test_the_cli_reads_dot_env_in_the_working_directory(tmp_path, monkeypatch, t
     from artifact_factory import ONE_WORD, make_artifact
 
     make_artifact(task.spec, task.artifact, ONE_WORD)
-    (tmp_path / ".env").write_text("export OPRO_CACHE_DIR=./cache-from-dotenv\n")
+    (tmp_path / ".env").write_text("export OPRO_CACHE_DIR=./cache-from-dotenv\nOPENAI_API_KEY sk-no-equals-sign\n")
     os.environ.pop("OPRO_CACHE_DIR", None)
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["eval", str(task.artifact), "--data", str(task.test), "-q"])
     assert result.exit_code == 0, result.output
+    assert "note: .env:2: not a KEY=VALUE line, ignored" in result.output and "sk-no" not in result.output
     assert (tmp_path / "cache-from-dotenv" / "responses.sqlite3").exists()
 
 

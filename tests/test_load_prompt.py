@@ -161,14 +161,65 @@ def test_answering_never_loads_a_python_rewards_file(tmp_path, toy_provider):
     assert load_prompt(task.artifact).complete({"review": "great fun"}) == "positive"
 
 
+SHIPPED = {"sentiment.yaml": "sentiment_test.jsonl", "topic.yaml": "topic_test.jsonl",
+           "topic_labels.yaml": "topic_test.jsonl"}
+
+
+def resolved_artifact(spec_path: Path, path: Path, instructions: str, rows: list[dict[str, Any]]) -> Path:
+    """A hand-made artifact whose answer format is resolved as `opro optimize` resolves it for the spec's model."""
+    from opro_cli.scoring.runner import resolve_format
+    from opro_cli.spec import load_spec
+
+    spec = load_spec(spec_path)
+    make_artifact(spec_path, path, instructions)
+    fmt = resolve_format(spec, spec.model, sorted({str(row[spec.prompt.output_fields[0]]) for row in rows}))
+    raw = json.loads(path.read_text())
+    raw["answer_format"] = {"type": fmt.type, "choices": list(fmt.choices), "fields": fmt.fields,
+                            "structured": fmt.structured}
+    path.write_text(json.dumps(raw))
+    return path
+
+
 @pytest.mark.local_model
-def test_a_prompt_scored_on_the_embedded_model_answers_as_eval_did(tmp_path):
+@pytest.mark.parametrize("config", SHIPPED)
+def test_a_prompt_scored_on_the_embedded_model_answers_as_eval_did(tmp_path, config):
+    """Every shipped config (the embedded model; a schema by grammar for the label sets)."""
     pytest.importorskip("xllamacpp")
-    spec, rows = ROOT / "configs" / "topic.yaml", read_jsonl(ROOT / "datasets" / "topic_test.jsonl")[:3]
+    rows = read_jsonl(ROOT / "datasets" / SHIPPED[config])[:3]
     data = tmp_path / "three.jsonl"
     data.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    artifact = make_artifact(spec, tmp_path / "best.json", "Name the topic of the text.")
+    artifact = resolved_artifact(ROOT / "configs" / config, tmp_path / "best.json", "Answer in one word.", rows)
     opro("eval", artifact, "--data", data, "--cache-dir", tmp_path / "cache", "-q", "-o", tmp_path / "eval.jsonl")
     p = load_prompt(load_artifact(artifact))
     assert p.model.name.startswith("local/")
+    assert ("response_format" in p.request(rows[0])) == p.fmt.structured
     assert [p.complete(row) for row in rows] == [r["answer"] for r in read_jsonl(tmp_path / "eval.jsonl")]
+
+
+@pytest.mark.local_model
+def test_readmes_use_the_prompt_section_runs_as_shown(tmp_path, monkeypatch):
+    """README's "Use the prompt": its Python and its `opro predict` line, in a folder laid out as the demo leaves
+    it (runs/topic.json; the head of the topic test file under its own name), on the embedded model."""
+    import re
+    import shlex
+
+    pytest.importorskip("xllamacpp")
+    pytest.importorskip("mlflow", reason="needs the 'mlflow' extra")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## Use the prompt", 1)[1].split("\n## ", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPRO_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "datasets").mkdir()
+    rows = read_jsonl(ROOT / "datasets" / "topic_test.jsonl")[:4]
+    (tmp_path / "datasets" / "topic_test.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    resolved_artifact(ROOT / "configs" / "topic.yaml", tmp_path / "runs" / "topic.json", "Name the topic.", rows)
+    for block in re.findall(r"```python\n(.*?)```", section, re.DOTALL):
+        exec(compile(block, "README.md", "exec"), {})  # noqa: S102 - README's own example
+    for line in (line for block in re.findall(r"```sh\n(.*?)```", section, re.DOTALL) for line in block.splitlines()):
+        opro(*shlex.split(line)[1:])
+    assert len(read_jsonl(tmp_path / "runs" / "predictions.jsonl")) == len(rows)
+    assert (tmp_path / "prompts" / "topic.prompt").exists()
+    import mlflow
+
+    assert mlflow.genai.load_prompt("prompts:/topic@production").format(**rows[0])[-1]["content"] == \
+        load_prompt("runs/topic.json").messages(rows[0])[-1]["content"]

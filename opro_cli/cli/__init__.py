@@ -2,13 +2,13 @@
 returns (`opro_cli.reports`); user errors become one line and an exit code (`shell.user_errors`).
 
 Modules: `shell` (the app, consoles, shared options), `optimizing` (`opro optimize`), `batching` (the `--batch` phase and dry run of eval and compare), `evaluating` (`opro eval`,
-`opro compare`), `predicting` (`opro predict`), `inspecting` (`opro init`, `opro validate`, `opro report`). May import anything of opro_cli,
+`opro compare`), `predicting` (`opro predict`), `exporting` (`opro export`), `inspecting` (`opro init`, `opro validate`, `opro report`). May import anything of opro_cli,
 inside the commands (so `opro --help` starts fast); nothing imports the CLI.
 """
 
 from __future__ import annotations
 
-from . import evaluating, inspecting, optimizing, predicting
+from . import evaluating, exporting, inspecting, optimizing, predicting
 from .shell import app
 
 __all__ = ["app", "main"]
@@ -18,6 +18,7 @@ app.command()(inspecting.init)
 app.command()(optimizing.optimize)
 app.command("eval")(evaluating.eval_)
 app.command()(predicting.predict)
+app.command()(exporting.export)
 app.command()(inspecting.validate)
 app.command()(evaluating.compare)
 app.command()(inspecting.report)

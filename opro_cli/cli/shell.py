@@ -58,8 +58,10 @@ def _before_any_command() -> None:
     # there (or by the caller at run time) applies. Cheap: nothing heavy is imported here.
     from ..envfile import load_env_file
 
-    load_env_file(Path(".env"))
+    env_file = load_env_file(Path(".env"))
     consoles.refresh()
+    for line in env_file.unreadable_lines:
+        consoles.err.print(f"note: .env:{line}: not a KEY=VALUE line, ignored", markup=False, highlight=False)
 
 
 def user_errors(command: F) -> F:

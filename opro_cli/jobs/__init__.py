@@ -1,10 +1,11 @@
 """The jobs behind the commands, usable without the CLI: optimise a spec (`optimizing`), evaluate an artifact's
 prompt (`evaluating`), compare two (`comparing`), check a spec and its data (`validating`), write a spec from a
-dataset (`scaffold`), send an evaluation's calls as a provider batch (`batching`); `options` says how their LM
+dataset (`scaffold`), send an evaluation's calls as a provider batch (`batching`), write the prompt for another tool
+or a prompt registry (`exporting`); `options` says how their LM
 calls are made. `optimize` and `evaluate` are the Python API
 (`from opro_cli import optimize, evaluate, CallOptions`).
 
-May import everything below it: `opro_cli.search`, `opro_cli.scoring`, `opro_cli.lm`, `opro_cli.artifact`,
+May import everything below it: `opro_cli.use`, `opro_cli.search`, `opro_cli.scoring`, `opro_cli.lm`, `opro_cli.artifact`,
 `opro_cli.data`, `opro_cli.spec` and the helpers. Not `opro_cli.reports` or `opro_cli.cli`, which show what jobs return.
 Names are imported on first use, so `opro init` and `opro validate` do not load the search.
 """

@@ -266,10 +266,10 @@ def _render(
         lines += ["", f"reward:                 # {first.reward_why}"]
         lines += [f"  {key}: {value}" for key, value in first.reward.items()]
         if first.answer_type == "text" and first.reward["type"] == "exact_match":
-            lines.append("  # free text rarely matches exactly: a regex reward can compare a part (see the README)")
+            lines.append("  # free text rarely matches exactly: a regex reward can compare a part (docs/spec.md)")
     lines += [
         "",
-        "optimizer:              # defaults; see the README for every setting",
+        "optimizer:              # defaults; docs/spec.md lists every setting",
         "  k: auto               # few-shot examples: one (and two) per answer of a label set, at least 3",
         "  batch_size: 8",
         "  candidates: 4         # new instructions proposed per step",

@@ -1,6 +1,9 @@
 """The measured prompt outside the search: loaded by an application (`loaded`: `load_prompt`), and the renderings
-other tools load (exports). Every path renders, asks and parses with the code `opro eval` scored the prompt with
-(`scoring.runner.TaskRunner`, `scoring.answers.AnswerFormat`), so what is used is what was measured.
+other tools load (exports: `dotprompt` for litellm's Dotprompt integration, `messages_file` for any language,
+`mlflow_registry` for MLflow's prompt registry, `exports` what they share). Every path renders, asks and parses
+with the code `opro eval` scored the prompt with (`scoring.runner.TaskRunner`, `scoring.answers.AnswerFormat`),
+so what is used is what was measured; each export is checked through the other tool's own code before it is
+written.
 
 May import: `opro_cli.artifact`, `opro_cli.scoring`, `opro_cli.lm`, `opro_cli.data`, `opro_cli.spec` and the
 helpers. Not `opro_cli.jobs`, `opro_cli.reports` or `opro_cli.cli`, which build on it.
