@@ -87,18 +87,26 @@ def _env_int(name: str, default: int) -> int:
 def idle_cores() -> int:
     """The cores not busy with other work as the engine starts: all of them on a quiet machine. With two busy
     processes on two cores, two engine threads made every call 5 to 10 times slower than one thread did (and a
-    call in progress is what a Ctrl-C waits for). Linux counts the processes running now (/proc/loadavg, the
-    least of a few looks); elsewhere all cores."""
+    call in progress is what a Ctrl-C waits for). Linux counts the threads running now (/proc/loadavg) less this
+    process's own, the least of a few looks; elsewhere all cores."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     busy = []
     for _ in range(5):
         try:
             running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+            ours = sum(1 for task in Path("/proc/self/task").iterdir() if _running(task / "stat"))
         except (OSError, ValueError, IndexError):
             return cores
-        busy.append(running - 1)  # this process is one of those running
+        busy.append(running - max(1, ours))
         time.sleep(0.01)
     return max(1, cores - min(busy))
+
+
+def _running(stat: Path) -> bool:
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] == "R"
+    except (OSError, IndexError):  # a thread that just ended
+        return False
 
 
 def _engine_params(xllamacpp: Any, path: Path, api_key: str) -> Any:
