@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from artifact_factory import make_artifact
+from opro_cli.artifact import load_artifact
 from server_task import ROOT, opro_process, optimize, optimize_process, use_server_env, write_server_task
 
 
@@ -105,3 +106,22 @@ def test_ctrl_c_with_embedded_model_calls_queued_stops_at_once(tmp_path, monkeyp
     code, stderr = finish(child)
     assert (code, stderr) == (130, "interrupted\n")
     assert time.monotonic() - sent < 15  # the call in progress finishes; the queued ones never start
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(importlib.util.find_spec("xllamacpp") is None, reason="needs the 'local' extra")
+def test_ctrl_c_during_an_embedded_search_writes_the_best_prompt_and_offers_resume(tmp_path):
+    """Ctrl-C in the second step of a search on the embedded model, a call in the engine: the call stops, and the
+    best prompt so far is written with the checkpoint `--resume` continues from."""
+    artifact = tmp_path / "topic.json"
+    child = opro_process("optimize", ROOT / "configs" / "topic.yaml", "--data", ROOT / "datasets" / "topic_train.jsonl",
+                         "-o", artifact, "--no-cache", "-q")
+    checkpoint = artifact.with_name(artifact.name + ".checkpoint.json")
+    deadline = time.monotonic() + 600
+    while not checkpoint.exists():  # the first step is done: the second one is running
+        assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+        time.sleep(0.05)
+    child.send_signal(signal.SIGINT)
+    code, stderr = finish(child, timeout=300)
+    assert (code, stderr) == (130, f"interrupted: best prompt so far written to {artifact}; continue with --resume\n")
+    assert load_artifact(artifact).run.stopped == "interrupted" and checkpoint.exists()

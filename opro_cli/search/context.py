@@ -55,7 +55,8 @@ class SearchContext:
     def total_steps(self) -> int:
         return max(self.plan.steps, self.state.step if self.state else 0)
 
-    def report(self, phase: str, state: OptimizerState, epoch: int, total: int = 0) -> None:
+    def report(self, phase: str, state: OptimizerState, epoch: int, total: int = 0, note: str = "") -> None:
+        leader = self.leader(state)
         self._progress = Progress(
             phase=phase,
             step=state.step,
@@ -67,8 +68,17 @@ class SearchContext:
             total=total,
             spent=state.spent,
             budget=self.plan.budget,
+            best_examples=len(state.best.rewards),
+            leader_score=state.entries[leader].score if leader else None,
+            leader_examples=len(state.entries[leader].rewards) if leader else 0,
+            note=note,
         )
         self.on_progress(self._progress)
+
+    def leader(self, state: OptimizerState) -> str | None:
+        """The prompt the search would verify next (`challenger`), shown beside the best prompt: it may lead by
+        far for steps before it is scored on the whole pool. None while no prompt is ahead of the best one."""
+        return self.challenger(state) if len(state.entries) > 1 else None
 
     def tick(self, _: Prediction) -> None:
         progress = self._progress

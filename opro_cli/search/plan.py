@@ -45,12 +45,22 @@ class Plan:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def first_step(self) -> int:
+        """The smallest budget that starts a step: the seed prompt's whole pool (kept back for the end), the
+        step's minibatch (twice with a held-out pool), its proposals and one promotion (`Trainer._can_step`)."""
+        promotion = self.rungs[1] - self.rungs[0] if len(self.rungs) > 2 else 0
+        return self.pool + (2 if self.held_out else 1) * self.minibatch + self.proposals_per_step + promotion
+
     def describe(self) -> str:
         """One line, printed before the first call: what the budget buys."""
         pool = f"{self.pool} validation examples" + (" (--val)" if self.held_out else "")
+        if self.budget < self.first_step:  # not "about 0 steps": say what the calls do go to
+            return (f"plan: {self.budget} LM calls are too few for a search step; the run scores the seed prompt on "
+                    f"all {pool} ({self.pool} calls) and keeps it: a budget of {self.first_step} or more searches")
         return (f"plan: {self.budget} LM calls over a pool of {pool}; each step screens up to "
                 f"{self.candidates_per_step} candidates on {self.minibatch} examples, {self.race()}; "
-                f"about {self.steps} steps")
+                f"about {self.steps} steps, then the leaders' verification (a step of its own)")
 
     def race(self) -> str:
         """How the screened candidates earn more calls (successive halving, then the end-of-run verification)."""

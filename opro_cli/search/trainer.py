@@ -29,6 +29,7 @@ from .candidates import proposals_exhausted
 from .context import SearchContext
 from .meta_prompt import meta_prompt, scoring_line
 from .plan import Estimate, Plan, estimate
+from .racing import paired
 from .split import Split
 from .state import OptimizerState, final_choice, initial_state
 from .step import DEFAULT_PROPOSAL_TOKENS, labelled, step
@@ -142,19 +143,35 @@ class Trainer:
         """Steps while the budget, less what the end needs, allows; then the leaders are verified on the whole
         pool. A verification that replaces the seed prompt frees its reserve, which buys more steps."""
         assert self.state is not None
+        past_plan = (f"past the plan's about {self.plan.steps} steps: the steps so far cost less than a typical one, "
+                     f"and the budget pays for this one")
         while True:
             while self._can_step(self.state):
                 self.state = self.live = await step(self.context, self.state)
                 self.save_checkpoint()
-                self.context.report("step done", self.state, (self.state.step - 1) // self.plan.steps_per_pass)
-            verified = await verify(self.context, self.state)
-            changed = verified.step > self.state.step
-            self.state = self.live = verified
+                self._report_step(past_plan if self.state.step > self.plan.steps else "")
+            before = self.state
+            self.state = self.live = await verify(self.context, before)
             self.save_checkpoint()
-            if changed:
-                self.context.report("step done", self.state, (self.state.step - 1) // self.plan.steps_per_pass)
-            if not changed or not self._can_step(self.state):
+            if self.state.step == before.step:  # nothing verified: not a step
                 return
+            more, note = self._can_step(self.state), verdict(before, self.state)
+            if more:  # the plan did not count on these steps: say why they come
+                spare = self.plan.budget - self.state.spent - self.context.reserve(self.state)
+                won = self.state.best_id != before.best_id
+                freed = "its win freed the calls kept back for the end: " if won else ""
+                note += f"; {freed}{spare} calls are left for more steps"
+                past_plan = (f"past the plan's about {self.plan.steps} steps: the verification at step "
+                             f"{self.state.step} left {spare} calls for more")
+            self._report_step(note)
+            if not more:
+                return
+
+    def _report_step(self, note: str) -> None:
+        """A step done, for the live view; `note` says why the step count went past the plan, or what a
+        verification decided."""
+        assert self.state is not None
+        self.context.report("step done", self.state, (self.state.step - 1) // self.plan.steps_per_pass, note=note)
 
     def _can_step(self, state: OptimizerState) -> bool:
         """Another step needs one candidate's screening (and its proposals) on top of what the end of the run
@@ -180,6 +197,16 @@ class Trainer:
     def save_checkpoint(self) -> None:
         if self.checkpoint_file is not None and self.state is not None:
             checkpoint.save(self.checkpoint_file, self.run_id, self.state, self.lm.usage, self.started_at)
+
+
+def verdict(before: OptimizerState, after: OptimizerState) -> str:
+    """What a verification (a step of its own) decided, for the live view: the plan counts search steps only."""
+    if after.best_id == before.best_id:
+        return "verification: no leader beat the best prompt on the whole pool"
+    result = paired(after.best.rewards, before.best.rewards)
+    beaten = "the seed prompt" if before.best_id == before.seed_id else "the best prompt"
+    return (f"verification: the leader beat {beaten} on the whole pool (+{result.wins} / -{result.losses} "
+            f"examples) and is now the best")
 
 
 def format_identity(fmt: AnswerFormat) -> dict[str, object]:
