@@ -91,6 +91,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--settle", type=float, default=3.0, help="seconds of pause after each loop")
     parser.add_argument("--sizes", default="1000,10000,1000000", help="rows for the peak-memory runs")
+    parser.add_argument("--only", choices=("speed", "memory"), help="one half (memory is no timing: it may share the machine)")
     args = parser.parse_args()
     import litellm  # noqa: F401 - imported before the clocks start, as a long-running process has it
 
@@ -102,16 +103,25 @@ def main() -> None:
                  "opro predict": lambda: predict_job(artifact, data, args.concurrency),
                  "opro eval": lambda: eval_job(artifact, data, args.concurrency)}
         rates: dict[str, list[float]] = {name: [] for name in loops}
-        for _ in range(args.rounds):  # interleaved: every one sees the same load
+        for _ in range(args.rounds if args.only != "memory" else 0):  # interleaved: every one sees the same load
             for name, loop in loops.items():
                 rates[name].append(loop())
                 time.sleep(args.settle)
         sizes = [int(size) for size in args.sizes.split(",")]
-        rss = peak_rss(Path(work), artifact, sizes, min(1000, sizes[0]))
+        rss = peak_rss(Path(work), artifact, sizes, min(1000, sizes[0])) if args.only != "speed" else {}
     server.stop()
-    base = max(rates["litellm.acompletion"])
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average before {load[0]:.2f}; "
           f"{args.calls} calls at -j {args.concurrency}, loopback, {args.rounds} rounds")
+    if rates["litellm.acompletion"]:
+        print_rates(rates)
+    if rss:
+        print("peak RSS of `opro predict` (fresh process, answers from a warm cache):")
+    for size, (mb, seconds) in rss.items():
+        print(f"  {size:>9,} rows  {mb:6.1f} MB  {seconds:7.1f} s  ({size / seconds:,.0f} rows/s)")
+
+
+def print_rates(rates: dict[str, list[float]]) -> None:
+    base = max(rates["litellm.acompletion"])
     for name, values in rates.items():
         print(f"  {name:<20} best {max(values):6.0f} calls/s  {max(values) / base:5.2f}x litellm  "
               f"(all: {', '.join(f'{v:.0f}' for v in values)})")
@@ -119,9 +129,6 @@ def main() -> None:
         paired = sorted(o / b for o, b in zip(rates[name], rates["litellm.acompletion"]))
         print(f"  {name} / litellm within each round: median {statistics.median(paired):.2f}x "
               f"(min {paired[0]:.2f}, max {paired[-1]:.2f})")
-    print("peak RSS of `opro predict` (fresh process, answers from a warm cache):")
-    for size, (mb, seconds) in rss.items():
-        print(f"  {size:>9,} rows  {mb:6.1f} MB  {seconds:7.1f} s  ({size / seconds:,.0f} rows/s)")
 
 
 if __name__ == "__main__":
