@@ -2,8 +2,10 @@
 
 Reads the artifacts `seeds.py --work DIR` leaves (`DIR/<task>-<search>-<seed>.json`), takes every candidate of
 each run's history, and prints per run the test score of the prompt it wrote beside the best test score among
-the prompts it screened. When the written prompt is the best it saw, the spread across seeds comes from what the
-search found (exploration); when a better one was seen and dropped, from how it chose (selection noise).
+the prompts it screened, and the gap between the two (issue 37; the seed prompt's test score when the run wrote
+the seed prompt), with the mean gap over the seeds. When the written prompt is the best it saw, the spread across
+seeds comes from what the search found (exploration); when a better one was seen and dropped, from how it chose
+(selection noise).
 
     python benchmarks/candidates.py --task room --work DIR                # the new search's runs, seeds 0-4
     python benchmarks/candidates.py --task room --work DIR --search baseline --verbose
@@ -17,7 +19,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from seeds import ROOT, TASKS, prompt_from_json, prompt_rewards
+from seeds import ROOT, TASKS, prompt_from_json, prompt_rewards, test_rewards
 
 from opro_cli.data import load_dataset
 from opro_cli.lm import LM
@@ -57,8 +59,10 @@ def main() -> None:
     spec = load_spec(spec_file)
     test = load_dataset(test_file, spec)
     lm = LM(cache=ResponseCache(args.work / "eval-cache"), concurrency=4)
-    print("| seed | prompts seen | their test mean (min-max) | written prompt: validation, test | best seen on test |")
-    print("|---|---|---|---|---|")
+    print("| seed | prompts seen | their test mean (min-max) | written prompt: validation, test | best seen on test "
+          "| gap (points) |")
+    print("|---|---|---|---|---|---|")
+    gaps: list[float] = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         artifact = json.loads((args.work / f"{args.task}-{args.search}-{seed}.json").read_text())
         written = prompt_key(artifact["instructions"], artifact["shots"], artifact["answer_format"]["structured"])
@@ -73,8 +77,15 @@ def main() -> None:
         found = list(scores.values())
         written_test = scores.get(written)
         shown = f"{written_test:.3f}" if written_test is not None else "(the seed prompt)"
+        if written_test is None:  # the seed prompt, in the answer format it was scored in
+            written_test = statistics.fmean(test_rewards(spec, artifact, test_file, lm, seed_format=True))
+            shown += f" {written_test:.3f}"
+        gaps.append(max(0.0, max(found) - written_test))
         print(f"| {seed} | {len(found)} | {statistics.fmean(found):.3f} ({min(found):.3f}-{max(found):.3f}) | "
-              f"{artifact['scores']['best_validation']:.3f}, {shown} | {max(found):.3f} |", flush=True)
+              f"{artifact['scores']['best_validation']:.3f}, {shown} | {max(found):.3f} | {gaps[-1] * 100:.1f} |",
+              flush=True)
+    print(f"\n{args.task} ({args.search}): mean gap between the written prompt and the best prompt seen, on test: "
+          f"{statistics.fmean(gaps) * 100:.1f} points (max {max(gaps) * 100:.1f}) over {len(gaps)} seeds")
 
 
 if __name__ == "__main__":
