@@ -14,23 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from artifact_factory import ONE_WORD, TWO_SHOTS, make_artifact
-from opro_cli.cli import app
 from server_task import opro_process, use_server_env, write_server_task
+from test_load_prompt import opro, read_jsonl
 from test_reward_cli import booking_prompt, make_task
-
-
-def opro(*args: Any, code: int = 0) -> Any:
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    return result
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def unlabelled(task: Any, path: Path, drop: tuple[str, ...]) -> Path:

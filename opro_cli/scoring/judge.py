@@ -10,12 +10,12 @@ calls go through the same `LM` as the task's (cache, retries, concurrency, budge
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..lm import LM
+from ..spec.meta_template import fill
 from ..spec import JudgeReward, ModelConfig
 from .prediction import Verdict
 from .values import NUMBER, json_object
@@ -74,7 +74,7 @@ class Judge:
                   "format": verdict_instruction(reward)}
         if reward.prompt is not None:  # the user's words, then how to reply (the verdict is read as JSON)
             return [{"role": "user", "content": f"{reward.prompt.format_map(values).rstrip()}\n\n{values['format']}"}]
-        return [{"role": "user", "content": _render(DEFAULT_PROMPT, values)}]
+        return [{"role": "user", "content": fill(DEFAULT_PROMPT, values)}]
 
     def response_format(self, reward: JudgeReward, model: ModelConfig) -> dict[str, Any] | None:
         if not self.structured(model):
@@ -157,12 +157,3 @@ def _mapped(raw: Any, reward: JudgeReward) -> tuple[float, str | None]:
     return (value - low) / (high - low), None
 
 
-def _render(template: str, values: dict[str, str]) -> str:
-    """Fill the placeholders, leaving out paragraphs whose placeholders are all empty (no reference shown)."""
-    kept = []
-    for paragraph in re.split(r"\n[ \t]*\n", template):
-        names = [name for _, name, _, _ in string.Formatter().parse(paragraph) if name]
-        if names and not any(values[name] for name in names):
-            continue
-        kept.append(paragraph.format_map(values))
-    return "\n\n".join(kept)

@@ -14,10 +14,10 @@ The reply is read between `<INS>` and `</INS>` tags, so a custom template must a
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Sequence
 
 from ..scoring.prediction import Prediction
+from ..spec.meta_template import fill
 from ..spec import (
     ContainsReward,
     ExactMatchReward,
@@ -82,18 +82,9 @@ def meta_prompt(
         ),
         "failures": failures_text(failures, input_template),
     }
-    return [{"role": "user", "content": render(template or DEFAULT_TEMPLATE, values)}]
+    return [{"role": "user", "content": fill(template or DEFAULT_TEMPLATE, values)}]
 
 
-def render(template: str, values: dict[str, str]) -> str:
-    """Fill the placeholders paragraph by paragraph, leaving out paragraphs whose placeholders are all empty."""
-    kept = []
-    for paragraph in re.split(r"\n[ \t]*\n", template):
-        names = [name for _, name, _, _ in string.Formatter().parse(paragraph) if name]
-        if names and not any(values[name] for name in names):
-            continue
-        kept.append(paragraph.format_map(values))
-    return "\n\n".join(kept)
 
 
 def failures_text(failures: Sequence[Prediction], input_template: str, tokens: int = FAILURE_TOKENS) -> str:

@@ -1,10 +1,12 @@
 """The rules a meta-prompt template (`optimizer.meta_prompt`) must follow, checked when the spec is loaded.
 
-The template itself is rendered by `opro_cli.search.meta_prompt`; the spec only needs to know it is usable.
+The template itself is filled by `fill` (for the optimizer's meta-prompt in `opro_cli.search.meta_prompt`, and
+for a judge's prompt in `opro_cli.scoring.judge`): one rule for both kinds of prompt template a spec may hold.
 """
 
 from __future__ import annotations
 
+import re
 import string
 
 PLACEHOLDERS = ("task_description", "scored_instructions", "exemplars", "scoring", "failures")
@@ -24,3 +26,15 @@ def template_problem(template: str) -> str | None:
     if REQUIRED_PLACEHOLDER not in names:
         return f"the template must contain {{{REQUIRED_PLACEHOLDER}}} (known placeholders: {known})"
     return None
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """Fill the placeholders paragraph by paragraph, leaving out paragraphs whose placeholders are all empty (no
+    description: no "The task:" line; no reference: no "Expected:" paragraph)."""
+    kept = []
+    for paragraph in re.split(r"\n[ \t]*\n", template):
+        names = [name for _, name, _, _ in string.Formatter().parse(paragraph) if name]
+        if names and not any(values[name] for name in names):
+            continue
+        kept.append(paragraph.format_map(values))
+    return "\n\n".join(kept)
