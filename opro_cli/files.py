@@ -3,8 +3,10 @@ sees half a file, and an old file survives a failed write)."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,9 +93,6 @@ class PartialLines:
     FLUSH_EVERY = 0.5  # seconds: one write a line would cost more than the line itself
 
     def __init__(self, path: str | Path, identity: dict[str, object], resume: bool) -> None:
-        import json
-        import time
-
         self.path = Path(path)
         self.partial = self.path.with_name(self.path.name + ".partial")
         self.state = self.path.with_name(self.path.name + ".partial.json")

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .exports import CheckRow, mismatch, provenance, refuse, scored_params, score_line
+from .exports import CheckRow, mismatch, provenance, refuse, scored_params, score_line, unrenderable
 from .loaded import LoadedPrompt
 
 ROLES = {"system": "System", "user": "User", "assistant": "Assistant"}
@@ -67,10 +67,8 @@ def check(text: str, p: LoadedPrompt, rows: Iterable[CheckRow], prompt_id: str =
         try:
             model, messages, params = render_row(item.row)
         except Exception as exc:  # noqa: BLE001 - whatever litellm raises, the file cannot carry the prompt
-            found = [index for index, message in enumerate(want) if diagnose(message["content"])]
-            if found:
-                raise mismatch(FORMAT, want[: found[0]], want, item.where, diagnose) from None
-            raise refuse(FORMAT, item.where, f"litellm cannot render it ({_first_line(exc)})") from None
+            failure = f"litellm cannot render it ({_first_line(exc)})"
+            raise unrenderable(FORMAT, want, item.where, diagnose, failure) from None
         if messages != want:
             raise mismatch(FORMAT, messages, want, item.where, diagnose)
         if model != p.model.name:

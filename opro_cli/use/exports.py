@@ -146,6 +146,16 @@ def mismatch(fmt: str, got: list[Any], want: list[dict[str, str]], where: str,
     return refuse(fmt, origin(index, want, where), f"message {index + 1} ({message['role']}) {reason}")
 
 
+def unrenderable(fmt: str, want: list[dict[str, str]], where: str, why: Callable[[str], str],
+                 failure: str) -> ExportRefused:
+    """A row the other tool failed to render: the first message the format cannot carry, if one says why, else
+    the tool's own error."""
+    found = [index for index, message in enumerate(want) if why(message["content"])]
+    if found:
+        return mismatch(fmt, want[: found[0]], want, where, why)
+    return refuse(fmt, where, failure)
+
+
 def refuse(fmt: str, where: str, reason: str) -> ExportRefused:
     return ExportRefused(f"{fmt} export refused, nothing written: {where}: {reason}")
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError
-from .exports import CheckRow, mismatch, provenance, refuse, scored_params
+from .exports import CheckRow, mismatch, provenance, refuse, scored_params, unrenderable
 from .loaded import LoadedPrompt
 
 FORMAT = "mlflow"
@@ -106,10 +106,8 @@ def check_version(version: Any, p: LoadedPrompt, rows: Iterable[CheckRow]) -> in
         try:
             got = version.format(**item.row)
         except Exception as exc:  # noqa: BLE001 - whatever MLflow raises, the version cannot carry the prompt
-            found = [index for index, message in enumerate(want) if _why(message["content"])]
-            if found:
-                raise mismatch(FORMAT, want[: found[0]], want, item.where, _why) from None
-            raise refuse(FORMAT, item.where, f"MLflow cannot fill it ({str(exc).strip()[:200]})") from None
+            failure = f"MLflow cannot fill it ({str(exc).strip()[:200]})"
+            raise unrenderable(FORMAT, want, item.where, _why, failure) from None
         if got != want:
             raise mismatch(FORMAT, got, want, item.where, _why)
         count += 1
