@@ -78,6 +78,9 @@ REWARD_TASKS = {
     for name in ("booking", "price", "phrase", "grade")
 }
 TASKS.update(REWARD_TASKS)
+# Graded by a `judge` reward (issue 35; the embedded model judges): the baseline must know the judge reward too.
+JUDGED_TASKS = {"news": ("benchmarks/tasks/news.yaml", "benchmarks/tasks/news_train.jsonl", "benchmarks/tasks/news_test.jsonl")}
+TASKS.update(JUDGED_TASKS)
 # Weak signal (issue 29): a pool of 36, the seed prompt at 0 %, a few shots at 10-30 % (make_weak_tasks.py).
 WEAK_TASKS = {
     name: (f"benchmarks/tasks/{name}.yaml", f"benchmarks/tasks/{name}_train.jsonl", f"benchmarks/tasks/{name}_test.jsonl")
@@ -109,7 +112,7 @@ def export_baseline(rev: str, into: Path) -> Path:
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
     ours = ROOT / "opro_cli" / "lm"
     for theirs in into.glob("opro_cli/**/local_provider.py"):
-        for name in ("local_provider.py", "json_grammar.py"):
+        for name in ("local_provider.py", "local_engine.py", "json_grammar.py"):
             text = (ours / name).read_text()
             (theirs.parent / name).write_text(text.replace("from ..errors import", "from opro_cli.errors import"))
     return into
@@ -218,7 +221,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="how many seeds to run")
     parser.add_argument("--first-seed", type=int, default=0, help="the first of them (seeds are consecutive)")
-    parser.add_argument("--tasks", default=",".join(name for name in TASKS if name not in REWARD_TASKS),
+    parser.add_argument("--tasks", default=",".join(name for name in TASKS if name not in REWARD_TASKS | JUDGED_TASKS),
                         help="comma-separated (default: every task but the reward tasks; name those with --searches new)")
     parser.add_argument("--baseline-rev", default=BASELINE_REV)
     parser.add_argument("--searches", default="baseline,new", help="which searches to run: baseline, new or both")

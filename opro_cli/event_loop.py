@@ -8,6 +8,10 @@ And litellm builds each request's coroutine in the loop's default executor: when
 meanwhile (Ctrl-C, a budget or provider stop cancelling the calls in flight), that coroutine is never awaited
 and Python warns about it. Here a Ctrl-C cancels the main task from the loop itself (a second one raises at
 once), the run then ends with KeyboardInterrupt, and coroutines nobody started are closed quietly.
+
+A Ctrl-C does not wait for the worker threads either: a call that cannot stop mid-way (the embedded model
+processing a long prompt checks for cancellation only between tokens: 4 s on a busy 2-core machine) is left to
+end on its own, its answer discarded; `calls_still_running` tells the console script it may exit without it.
 """
 
 from __future__ import annotations
@@ -45,11 +49,23 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         try:
             _cancel_remaining_tasks(loop)
             loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
+            if sigint.received:  # stop now: a call still computing in a worker thread ends on its own
+                executor.shutdown(wait=False, cancel_futures=True)
+                _left_running[:] = [*(e for e in _left_running if e.busy), executor]
+            else:
+                loop.run_until_complete(loop.shutdown_default_executor())
         finally:
             asyncio.set_event_loop(None)
             loop.close()
             executor.close_unstarted()
+
+
+_left_running: list[_RequestExecutor] = []  # executors of interrupted runs, not waited for
+
+
+def calls_still_running() -> bool:
+    """Whether an interrupted run left a call computing in a worker thread (its answer is discarded)."""
+    return any(executor.busy for executor in _left_running)
 
 
 class _SigintCancels:
@@ -89,10 +105,17 @@ class _RequestExecutor(ThreadPoolExecutor):
         super().__init__(thread_name_prefix="asyncio")
         self._coroutines: list[Coroutine[Any, Any, Any]] = []
         self._lock = threading.Lock()
+        self.busy = 0  # jobs running now
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         def call() -> Any:
-            result = fn(*args, **kwargs)
+            with self._lock:
+                self.busy += 1
+            try:
+                result = fn(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.busy -= 1
             if inspect.iscoroutine(result):
                 with self._lock:
                     self._coroutines = [c for c in self._coroutines if _unstarted(c)]

@@ -24,7 +24,8 @@ class Progress:
     done: int = 0
     total: int = 0
     spent: int = 0
-    budget: int = 0
+    budget: int = 0  # the search's answers and proposals (`Plan.budget`); `judges` calls more per answer judged
+    judges: int = 0
     best_examples: int = 0  # examples the best prompt's score is over
     leader_score: float | None = None  # None: no candidate scored yet, or the best prompt leads the race
     leader_examples: int = 0

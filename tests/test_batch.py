@@ -254,3 +254,24 @@ def test_a_judged_reward_sends_the_judges_calls_as_a_second_batch(tmp_path, batc
     server.reset_counters()
     again = opro("eval", task.artifact, "--data", task.test, "--batch", "-q").text
     assert (server.batches_created, server.served) == (2, 0) and "nothing to send" in again  # the same two
+
+
+def test_a_judged_dry_run_plans_the_judges_batch_too(tmp_path, batch_server):
+    """`eval --batch --dry-run` with a judge: the verdicts' batch is planned and priced after the answers' (an
+    answer not known yet is sized by its expected value); once both are cached, neither has anything to send."""
+    from server_task import KEY_ENV
+
+    server = batch_server()
+    judge = {"type": "judge", "rubric": "The answer names the sentiment.", "reference": True,
+             "model": {"name": "openai/toy", "api_base": server.url, "api_key_env": KEY_ENV}}
+    task = write_server_task(tmp_path, server, reward=judge)
+    make_artifact(task.spec, task.artifact, ONE_WORD)
+    plan = json.loads(opro("eval", task.artifact, "--data", task.test, "--batch", "--dry-run", "--json").stdout)
+    assert (plan["requests"], plan["judge"]["requests"], plan["judge"]["cached"]) == (30, 30, 0)
+    assert plan["judge"]["model"] == "openai/toy" and plan["judge"]["prompt_tokens"] > 0
+    table = opro("eval", task.artifact, "--data", task.test, "--batch", "--dry-run").text
+    assert "then the judge" in table and "verdicts needed" in table
+    assert (server.batches_created, server.served) == (0, 0)
+    opro("eval", task.artifact, "--data", task.test, "-q")  # live: the answers and the verdicts are cached
+    plan = json.loads(opro("eval", task.artifact, "--data", task.test, "--batch", "--dry-run", "--json").stdout)
+    assert (plan["requests"], plan["judge"]["requests"], plan["judge"]["cached"]) == (0, 0, 30)

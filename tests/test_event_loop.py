@@ -3,6 +3,7 @@
 import asyncio
 import gc
 import signal
+import threading
 import time
 import warnings
 
@@ -81,3 +82,41 @@ def test_ctrl_c_never_cancels_in_the_middle_of_a_callback(caplog):
     with caplog.at_level("ERROR", logger="asyncio"), pytest.raises(KeyboardInterrupt):
         event_loop.run(main())
     assert caplog.text == ""
+
+
+def test_ctrl_c_does_not_wait_for_a_call_that_cannot_stop_and_says_it_is_still_running():
+    # The embedded model checks for cancellation between tokens only: a long prompt's processing runs on in its
+    # worker thread. The run stops at once; the console script may then exit without that thread.
+    release = threading.Event()
+
+    def prompt_processing():
+        release.wait(30)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.1, signal.raise_signal, signal.SIGINT)
+        await loop.run_in_executor(None, prompt_processing)
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        event_loop.run(main())
+    assert time.monotonic() - started < 10 and event_loop.calls_still_running()
+    release.set()
+    deadline = time.monotonic() + 10
+    while event_loop.calls_still_running() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not event_loop.calls_still_running()
+
+
+def test_a_run_that_ends_normally_waits_for_its_worker_threads():
+    finished = []
+
+    def work():
+        time.sleep(0.2)
+        finished.append(True)
+
+    async def main():
+        asyncio.get_running_loop().run_in_executor(None, work)  # not awaited: the end of the run waits for it
+
+    event_loop.run(main())
+    assert finished == [True] and not event_loop.calls_still_running()

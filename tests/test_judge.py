@@ -119,6 +119,32 @@ def test_the_dry_run_counts_the_judges_calls(tmp_path, toy_provider):
     assert toy_provider.CALLS.total == 0
 
 
+def test_the_budget_counts_the_judges_calls(tmp_path, toy_provider):
+    """A budget is LM calls: with a judge, each answer scored costs two, so a number buys half the answers and a
+    preset buys the same answers at twice the calls; the run stays within its budget."""
+    task = judged_task(tmp_path)
+    spec = yaml.safe_load(task.spec.read_text())
+    spec["optimizer"]["budget"] = 120
+    task.spec.write_text(yaml.safe_dump(spec, sort_keys=False))
+    plan = json.loads(opro("optimize", task.spec, "--data", task.train, "-o", task.artifact, "--dry-run", "--json").stdout)
+    assert (plan["call_budget"], plan["budget"], plan["judges"]) == (120, 60, 1)
+    assert plan["evaluation_calls"] + plan["judge_calls"] + plan["proposal_calls"] == plan["calls"] <= 120
+    opro("optimize", task.spec, "--data", task.train, "-o", task.artifact, "--no-cache", "-q")
+    sent = load_artifact(task.artifact).run.usage["calls"]
+    assert sent == toy_provider.CALLS.total and 0.7 * 120 <= sent <= 120
+
+    for reward in ("judge", "rule"):  # a preset: the same answers, and with a judge twice the calls
+        if reward == "rule":
+            spec["reward"] = {"type": "exact_match"}
+        spec["optimizer"]["budget"] = "light"
+        task.spec.write_text(yaml.safe_dump(spec, sort_keys=False))
+        plan = json.loads(opro("optimize", task.spec, "--data", task.train, "-o", task.artifact, "--dry-run",
+                               "--json").stdout)
+        if reward == "judge":
+            judged = plan
+    assert judged["budget"] == plan["budget"] and judged["call_budget"] == 2 * plan["call_budget"] == 2 * plan["budget"]
+
+
 def spec_file(tmp_path, reward) -> str:
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec_dict(reward=reward), sort_keys=False), encoding="utf-8")

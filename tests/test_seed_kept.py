@@ -52,8 +52,8 @@ def test_nothing_is_closest_when_no_candidate_was_scored():
 
 def test_the_artifact_names_the_closest_only_when_the_seed_prompt_is_returned():
     state, ids = state_with([{i: (1.0 if i < 9 else 0.0) for i in POOL}])
-    assert scores(state, 100, whole_pool).closest.better == 9
-    assert scores(accept(state, ids[0]), 100, whole_pool).closest is None
+    assert scores(state, whole_pool, 100, state.spent).closest.better == 9
+    assert scores(accept(state, ids[0]), whole_pool, 100, state.spent).closest is None
 
 
 def test_the_note_asks_for_budget_when_the_closest_never_reached_the_whole_pool():

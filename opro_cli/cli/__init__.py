@@ -8,6 +8,11 @@ inside the commands (so `opro --help` starts fast); nothing imports the CLI.
 
 from __future__ import annotations
 
+import os
+import sys
+
+from .. import event_loop
+from ..errors import EXIT_INTERRUPTED
 from . import evaluating, exporting, inspecting, optimizing, predicting
 from .shell import app
 
@@ -24,5 +29,15 @@ app.command()(evaluating.compare)
 app.command()(inspecting.report)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def main() -> None:
+    """The console script: `app`. An interrupted command that leaves a call computing in a worker thread (the
+    embedded model's prompt processing cannot stop mid-way) exits without waiting for it: by then the artifact,
+    the checkpoint and the cache are written, and that call's answer would be discarded."""
+    try:
+        app()
+    except SystemExit as done:
+        if done.code == EXIT_INTERRUPTED and event_loop.calls_still_running():
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
+        raise

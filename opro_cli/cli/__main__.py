@@ -2,6 +2,6 @@
 
 import sys
 
-from . import app
+from . import main
 
-sys.exit(app())
+sys.exit(main())

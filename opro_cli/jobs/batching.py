@@ -9,7 +9,7 @@ those too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from ..lm.batch import Limits, batch_cost, batch_provider, request_line, split_f
 from ..lm.batch_run import BatchOptions, BatchOutcome, BatchPlan, BatchRun, Waiting, fingerprint
 from ..lm.cache import default_cache_dir
 from ..lm.cache import call_key
+from ..scoring.judge import JudgeRequest
 from ..scoring.prompt import Prompt
 from ..scoring.runner import TaskRunner
 from ..spec import JudgeReward, ModelConfig
@@ -30,6 +31,7 @@ from .comparing import CompareJob
 from .evaluating import examples_of, prompt_runner, seed_prompt
 
 TOKEN_SAMPLE = 200  # requests whose tokens are counted for a dry run; the rest are scaled by their size
+VERDICT_TOKENS = 60  # a judge's reply, about: a reason of one or two sentences, then the score
 
 
 @dataclass
@@ -129,27 +131,42 @@ def judge_requests(lm: LM, runs: list[PromptRun]) -> tuple[ModelConfig | None, d
     or the cache) that no cache answers. A reward judged per field, or an unparseable answer, is judged live."""
     requests: dict[str, dict[str, Any]] = {}
     judge_model = None
+    for asked, key, params, _ in _verdict_calls(lm, runs, unknown_answers=False):
+        if judge_model is not None and asked.model.name != judge_model.name:
+            continue  # two judges (compare): the second's calls go live
+        judge_model = asked.model
+        if key in requests or key in lm.batch_answers or _cached(lm, key):
+            continue
+        requests[key] = {"messages": asked.messages, **params}
+    return judge_model, requests
+
+
+def _verdict_calls(lm: LM, runs: list[PromptRun], unknown_answers: bool) -> Iterator[tuple[JudgeRequest, str, dict[str, Any], bool]]:
+    """Each judge call of the runs judged as a whole: (the request, its cache key and params, whether the answer it
+    judges is known). An answer not known yet is left out, or with `unknown_answers` stood in for by its
+    example's expected value (about as long: enough to size a dry run); an unreadable one scores 0 unjudged."""
     for run in runs:
         runner, reward = run.runner, run.runner.spec.reward
-        if not isinstance(reward, JudgeReward):
+        if not isinstance(reward, JudgeReward) or run.data.inputs_only:
             continue
         for example in examples_of(run.data, runner.spec):
             call = runner.request(run.prompt, example)
             key, _ = call_key(runner.model, call.messages, response_format=call.response_format, temperature=call.temperature)
             found = lm.batch_answers.get(key) or (lm.cache.get(key) if lm.cache is not None else None)
-            parsed = runner.fmt.parse(found["text"]) if found is not None else None
-            if parsed is None or parsed.answer is None:
+            if found is None and not unknown_answers:
                 continue
-            asked = runner.judge.request(reward, example.inputs, parsed.answer, runner.fmt.expected_text(example.expected))
-            if judge_model is not None and asked.model.name != judge_model.name:
-                continue  # two judges (compare): the second's calls go live
-            judge_model = asked.model
+            expected = runner.fmt.expected_text(example.expected)
+            answer = runner.fmt.parse(found["text"]).answer if found is not None else expected
+            if answer is None:
+                continue
+            asked = runner.judge.request(reward, example.inputs, answer, expected)
             key, params = call_key(asked.model, asked.messages, response_format=asked.response_format,
                                    temperature=asked.temperature)
-            if key in requests or key in lm.batch_answers or (lm.cache is not None and lm.cache.get(key) is not None):
-                continue
-            requests[key] = {"messages": asked.messages, **params}
-    return judge_model, requests
+            yield asked, key, params, found is not None
+
+
+def _cached(lm: LM, key: str) -> bool:
+    return lm.cache is not None and lm.cache.get(key) is not None
 
 
 def _judge_state(state: Path | None) -> Path | None:
@@ -169,9 +186,40 @@ def merged(first: BatchOutcome, judge: BatchOutcome) -> BatchOutcome:
 
 
 def plan_batch(lm: LM, runs: list[PromptRun], limits: Limits | None = None) -> BatchPlan:
-    """The batch an evaluation would submit, priced both ways; nothing is sent."""
-    litellm = lm._litellm
+    """The batch an evaluation would submit, priced both ways, and with a `judge` reward the judge's batch that
+    follows it; nothing is sent."""
     model, requests, examples, cached = pending_requests(lm, runs)
+    prompt_tokens, completion_tokens = _tokens(lm._litellm, model, list(requests.values()), runs)
+    plan = _priced_plan(lm, model, requests, examples, cached, prompt_tokens, completion_tokens, limits)
+    judge = plan_judge_batch(lm, runs, limits)
+    return replace(plan, judge=judge) if judge is not None else plan
+
+
+def plan_judge_batch(lm: LM, runs: list[PromptRun], limits: Limits | None = None) -> BatchPlan | None:
+    """The judge's batch of a judged evaluation: a verdict for every answer the cache holds none for (an answer
+    not known yet sized by its expected value); None when nothing is judged as a whole (rule rewards, a judge per
+    field, unlabelled rows)."""
+    judge_model, requests, examples, cached = None, {}, 0, 0
+    for asked, key, params, known in _verdict_calls(lm, runs, unknown_answers=True):
+        judge_model = judge_model or asked.model
+        examples += 1
+        if key in requests:
+            continue
+        if known and _cached(lm, key):
+            cached += 1
+            continue
+        requests[key] = {"messages": asked.messages, **params}
+    if judge_model is None:
+        return None
+    prompt_tokens = sum(lm._litellm.token_counter(model=judge_model.name, messages=body["messages"])
+                        for body in requests.values())
+    return _priced_plan(lm, judge_model, requests, examples, cached, prompt_tokens, VERDICT_TOKENS * len(requests), limits)
+
+
+def _priced_plan(lm: LM, model: ModelConfig, requests: dict[str, dict[str, Any]], examples: int, cached: int,
+                 prompt_tokens: int, completion_tokens: int, limits: Limits | None) -> BatchPlan:
+    """One batch's files and its price, live and as a batch."""
+    litellm = lm._litellm
     unavailable, name = None, model.name
     try:
         provider, name = batch_provider(litellm, model)
@@ -183,7 +231,6 @@ def plan_batch(lm: LM, runs: list[PromptRun], limits: Limits | None = None) -> B
         limits = limits or Limits(50_000, 200 * 1024 * 1024)
     lines = [request_line(key, {"model": name, **body}) for key, body in requests.items()]
     files = split_files(lines, limits)
-    prompt_tokens, completion_tokens = _tokens(litellm, model, list(requests.values()), runs)
     try:
         live: float | None = float(sum(litellm.cost_per_token(model=model.name, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)))
     except Exception:  # noqa: BLE001 - no price in litellm's map

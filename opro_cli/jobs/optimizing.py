@@ -108,7 +108,7 @@ def build_artifact(trainer: Trainer, result: RunResult, data: Dataset, validatio
             seed_structured=trainer.modes[0],
             outputs=[OutputRecord(name=o.name, type=o.type, choices=list(o.choices)) for o in fmt.outputs] or None,
         ),
-        scores=scores(state, trainer.plan.budget, trainer.context.completion),
+        scores=scores(state, trainer.context.completion, trainer.plan.call_budget, trainer.plan.in_calls(state.spent)),
         history=state.history,
         spec=public_spec(spec),
         data=DataRecord(
@@ -133,7 +133,7 @@ def build_artifact(trainer: Trainer, result: RunResult, data: Dataset, validatio
     )
 
 
-def scores(state: OptimizerState, budget: int, completion: Callable[[OptimizerState, str], int]) -> Scores:
+def scores(state: OptimizerState, completion: Callable[[OptimizerState, str], int], budget: int, spent: int) -> Scores:
     """How good the best prompt is and how sure we are: its interval, and its lead over the seed prompt; when the
     seed prompt is returned, the candidate nearest to beating it (`completion`: evaluations it lacked)."""
     best, seed = state.best, state.seed
@@ -149,8 +149,8 @@ def scores(state: OptimizerState, budget: int, completion: Callable[[OptimizerSt
         ),
         screened=state.screened,
         promoted=state.promoted,
-        budget=budget,
-        spent=state.spent,
+        budget=budget,  # LM calls; with a judge, every answer's judge calls too
+        spent=spent,
         closest=closest(state, completion) if state.best_id == state.seed_id else None,
     )
 

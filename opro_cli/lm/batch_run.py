@@ -71,6 +71,7 @@ class BatchPlan:
     batch_cost: float | None
     batch_price: bool  # litellm has a batch price for the model (else the batch is priced as live)
     unavailable: str | None  # why --batch cannot be used for this model, if it cannot
+    judge: BatchPlan | None = None  # a judged evaluation's second batch: the verdicts on the answers
 
 
 @dataclass

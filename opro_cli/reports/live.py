@@ -92,7 +92,9 @@ class Display:
         grid.add_column()
         grid.add_row(self.title, p.phase if p else "starting")
         if p is not None and p.total_steps:
-            grid.add_row("steps done", f"{p.step} of about {p.total_steps}  ({p.spent + p.done}/{p.budget} planned calls)")
+            calls = 1 + p.judges  # an answer judged costs its judge's calls too
+            grid.add_row("steps done", f"{p.step} of about {p.total_steps}  "
+                         f"({(p.spent + p.done) * calls}/{p.budget * calls} planned calls)")
             grid.add_row("best prompt", f"{on(p.best_score, p.best_examples)}  (seed prompt {pct(p.seed_score)})")
             grid.add_row("race leader", leader(p, long=True))
             grid.add_row("batch reward", f"{pct(p.batch_reward)}  (the best prompt on the step's minibatch)")

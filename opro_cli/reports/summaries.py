@@ -16,7 +16,7 @@ from ..lm.batch_run import BatchOutcome, BatchPlan
 from ..scoring.evaluation import Comparison, EvalResult
 from ..scoring.stats import is_graded, mean_interval
 from ..search.racing import ALPHA
-from ..spec import TaskSpec, judge_rewards
+from ..spec import judge_rewards
 from .formats import interval_text
 from .live import pct, usage_rows
 
@@ -27,14 +27,7 @@ if TYPE_CHECKING:
 def plan_json(trainer: Trainer) -> str:
     """`opro optimize --dry-run --json`: the plan and its estimated cost as one JSON object."""
     plan, cost = trainer.plan, trainer.estimate()
-    return json.dumps({**plan.as_dict(), **cost.as_dict(), "rungs": list(plan.rungs),
-                       "judge_calls": judge_calls(trainer.spec, cost.evaluation_calls)})
-
-
-def judge_calls(spec: TaskSpec, evaluations: int) -> int:
-    """A judged reward adds one call per answer scored (per judged field), beside the plan's calls; cached answers
-    are never judged twice."""
-    return evaluations * len(judge_rewards(spec.reward))
+    return json.dumps({**plan.as_dict(), **cost.as_dict(), "rungs": list(plan.rungs)})
 
 
 def plan_table(trainer: Trainer) -> Table:
@@ -43,18 +36,19 @@ def plan_table(trainer: Trainer) -> Table:
     table = Table(title=f"opro optimize --dry-run: {trainer.spec.name}", show_header=False, title_justify="left")
     table.add_row("validation pool", f"{plan.pool} examples" + (" (the --val file)" if plan.held_out else
                   " (every labelled example; a prompt is never scored on its own shots)"))
-    table.add_row("budget", f"{plan.budget} LM calls (optimizer.budget: {trainer.spec.optimizer.budget})")
+    table.add_row("budget", f"{plan.budget_text()} (optimizer.budget: {trainer.spec.optimizer.budget})")
     table.add_row("each step", f"screens {plan.candidates_per_step} candidates on {plan.minibatch} examples; "
                   f"{plan.race()}")
     table.add_row("steps", f"about {plan.steps}, then the leaders' verification" if plan.budget >= plan.first_step else
-                  f"none: a step needs a budget of {plan.first_step}; the seed prompt is scored on all {plan.pool} "
-                  f"examples ({plan.pool} calls) and kept")
-    table.add_row("LM calls", f"{cost.calls} ({cost.evaluation_calls} scoring, up to {cost.proposal_calls} proposing)")
-    judged = judge_calls(trainer.spec, cost.evaluation_calls)
-    if judged:
+                  f"none: a step needs a budget of {plan.in_calls(plan.first_step)}; the seed prompt is scored on all "
+                  f"{plan.pool} examples ({plan.in_calls(plan.pool)} calls) and kept")
+    judging = f", {cost.judge_calls} judging" if cost.judge_calls else ""
+    table.add_row("LM calls", f"{cost.calls} ({cost.evaluation_calls} scoring{judging}, up to {cost.proposal_calls} "
+                  "proposing)")
+    if cost.judge_calls:
         models = ", ".join(sorted({(r.model or trainer.spec.proposer).name for r in judge_rewards(trainer.spec.reward)}))
-        table.add_row("judge calls", f"up to {judged} more on {models}, one per answer scored (not in the tokens "
-                                     "and cost below; --max-calls counts them)")
+        table.add_row("judge calls", f"{cost.judge_calls} on {models}: one per answer scored and judged reward "
+                                     "(in the calls, tokens and cost here; an answer is never judged twice)")
     table.add_row("prompt tokens", f"about {cost.prompt_tokens:,}")
     table.add_row("completion tokens", f"at most {cost.completion_tokens:,}")
     price = "unknown (no price in litellm's map)" if cost.cost is None else f"about ${cost.cost:.4f}"
@@ -208,11 +202,21 @@ def batch_rows(table: Table, batch: BatchOutcome, usage: Usage, answers: int) ->
 
 
 def batch_plan_table(plan: BatchPlan) -> Table:
-    """`eval --dry-run` / `compare --dry-run`: the calls as one batch beside the same calls live; nothing sent."""
+    """`eval --dry-run` / `compare --dry-run`: the calls as one batch beside the same calls live (and with a judge,
+    the verdicts' batch that follows); nothing sent."""
     table = Table(title=f"dry run: {plan.model}", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("answers needed", f"{plan.examples} ({plan.cached} in the cache, {plan.requests} distinct calls to make)")
+    _plan_rows(table, plan, "answers needed")
+    if plan.judge is not None:
+        table.add_section()
+        table.add_row("then the judge", plan.judge.model)
+        _plan_rows(table, plan.judge, "verdicts needed")
+    return table
+
+
+def _plan_rows(table: Table, plan: BatchPlan, needed: str) -> None:
+    table.add_row(needed, f"{plan.examples} ({plan.cached} in the cache, {plan.requests} distinct calls to make)")
     table.add_row("tokens", f"about {plan.prompt_tokens:,} prompt, {plan.completion_tokens:,} completion")
     price = lambda cost: "unknown (no price in litellm's map)" if cost is None else f"about ${cost:.4f}"  # noqa: E731
     table.add_row("live", f"{plan.requests} calls, {price(plan.live_cost)}")
@@ -222,4 +226,3 @@ def batch_plan_table(plan: BatchPlan) -> Table:
         note = "" if plan.batch_price or plan.batch_cost is None else " (no batch price in litellm's map: priced as live)"
         table.add_row("--batch", f"{plan.requests} requests in {plan.files} file{'s' if plan.files != 1 else ''} ({plan.bytes / 1e6:.1f} MB), "
                       f"{price(plan.batch_cost)}{note}")
-    return table

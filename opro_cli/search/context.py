@@ -68,6 +68,7 @@ class SearchContext:
             total=total,
             spent=state.spent,
             budget=self.plan.budget,
+            judges=self.plan.judges,
             best_examples=len(state.best.rewards),
             leader_score=state.entries[leader].score if leader else None,
             leader_examples=len(state.entries[leader].rewards) if leader else 0,

@@ -3,7 +3,9 @@
 The budget is `optimizer.budget`: a number of LM calls, or a preset scaled to the validation pool (`pool`
 examples, `modes` answer formats tried): light = pool x (1 + modes), medium = pool x (1.5 + 2 modes),
 heavy = pool x (2 + 4 modes). The constant part pays for what every run needs whatever it searches (the seed
-prompt and the leader scored on the whole pool); the rest grows with the formats searched. The search stops
+prompt and the leader scored on the whole pool); the rest grows with the formats searched. With a `judge`
+reward every answer scored costs its judge's call too (one per judged field): a preset then buys the same
+answers at (1 + judges) times the calls, and a number of calls buys 1 / (1 + judges) of the answers. The search stops
 starting steps when the next one would not fit (its screening, its proposals and one promotion, on top of what
 the end of the run needs), so a run makes about `budget` calls: fewer only when it runs out of new candidates
 or passes (`epochs`).
@@ -12,13 +14,15 @@ or passes (`epochs`).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from ..spec import judge_rewards
 from .racing import ETA, rung_sizes
 
 if TYPE_CHECKING:
-    from ..spec import TaskSpec
+    from ..spec import ModelConfig, TaskSpec
     from .split import Split
 
 PRESETS = {"light": (1.0, 1), "medium": (1.5, 2), "heavy": (2.0, 4)}  # pool x (fixed + per format x modes)
@@ -26,7 +30,8 @@ PRESETS = {"light": (1.0, 1), "medium": (1.5, 2), "heavy": (2.0, 4)}  # pool x (
 
 @dataclass(frozen=True)
 class Plan:
-    budget: int  # LM calls the search may make (evaluations and instruction proposals, cached or not)
+    budget: int  # answers scored and instructions proposed the search may make (cached or not): its LM calls
+    # when no judge grades the answers
     pool: int  # validation examples a prompt is scored on (all but its own shots)
     train: int  # labelled examples shots are drawn from
     held_out: bool  # the pool is a separate validation file
@@ -36,6 +41,12 @@ class Plan:
     proposals_per_step: int  # calls to the optimizer model per step, while it writes usable instructions
     rungs: tuple[int, ...]  # cumulative examples per racing rung, the last being the whole pool
     steps: int  # expected steps (the race decides how many calls each one takes)
+    judges: int = 0  # judge calls per answer scored (a `judge` reward, or one per judged field)
+    call_budget: int = 0  # the LM calls the budget stands for: `budget` with every answer's judge calls added
+
+    def in_calls(self, units: int) -> int:
+        """LM calls for `units` answers scored (and judged) and proposals: the budget's own exchange rate."""
+        return units * (1 + self.judges)
 
     @property
     def steps_per_pass(self) -> int:
@@ -52,13 +63,21 @@ class Plan:
         promotion = self.rungs[1] - self.rungs[0] if len(self.rungs) > 2 else 0
         return self.pool + (2 if self.held_out else 1) * self.minibatch + self.proposals_per_step + promotion
 
+    def budget_text(self) -> str:
+        """The budget as the user set it, in LM calls; with a judge, what it buys in answers."""
+        if not self.judges:
+            return f"{self.call_budget} LM calls"
+        each = "its judge's call" if self.judges == 1 else f"{self.judges} judge calls"
+        return f"{self.call_budget} LM calls (about {self.budget} answers and proposals, each answer with {each})"
+
     def describe(self) -> str:
         """One line, printed before the first call: what the budget buys."""
         pool = f"{self.pool} validation examples" + (" (--val)" if self.held_out else "")
         if self.budget < self.first_step:  # not "about 0 steps": say what the calls do go to
-            return (f"plan: {self.budget} LM calls are too few for a search step; the run scores the seed prompt on "
-                    f"all {pool} ({self.pool} calls) and keeps it: a budget of {self.first_step} or more searches")
-        return (f"plan: {self.budget} LM calls over a pool of {pool}; each step screens up to "
+            return (f"plan: {self.budget_text()} are too few for a search step; the run scores the seed prompt on "
+                    f"all {pool} ({self.in_calls(self.pool)} calls) and keeps it: a budget of "
+                    f"{self.in_calls(self.first_step)} or more searches")
+        return (f"plan: {self.budget_text()} over a pool of {pool}; each step screens up to "
                 f"{self.candidates_per_step} candidates on {self.minibatch} examples, {self.race()}; "
                 f"about {self.steps} steps, then the leaders' verification (a step of its own)")
 
@@ -70,19 +89,22 @@ class Plan:
                 else f"the leaders go on to all {self.rungs[-1]}" if len(self.rungs) > 1 else "no racing")
 
 
-def budget_calls(spec: TaskSpec, pool: int, modes: int) -> int:
+def budget_calls(spec: TaskSpec, pool: int, modes: int, judges: int = 0) -> int:
+    """`optimizer.budget` in LM calls: a number as given, a preset scaled to the pool, the formats and the judges."""
     budget = spec.optimizer.budget
     if isinstance(budget, int):
         return budget
     fixed, per_format = PRESETS[budget]
-    return round(pool * (fixed + per_format * modes))
+    return round(pool * (fixed + per_format * modes)) * (1 + judges)
 
 
 def make_plan(spec: TaskSpec, split: Split, modes: int) -> Plan:
     settings = spec.optimizer
     pool = len(split.validation)
     minibatch = max(1, min(settings.batch_size, pool))
-    budget = budget_calls(spec, pool, modes)
+    judges = len(judge_rewards(spec.reward))
+    calls = budget_calls(spec, pool, modes, judges)
+    budget = calls // (1 + judges)  # proposals are priced as answers: a judged run spends a little under its calls
     per_step = settings.shot_sets * modes + settings.candidates
     # A typical step: the shot sets screened on the minibatch, the proposals asked for (proposed instructions
     # that cannot be parsed cost no screening), and the promotions: from each rung below the last, a third of
@@ -106,6 +128,8 @@ def make_plan(spec: TaskSpec, split: Split, modes: int) -> Plan:
         proposals_per_step=settings.candidates,
         rungs=tuple(rung_sizes(minibatch, pool)),
         steps=steps,
+        judges=judges,
+        call_budget=calls,
     )
 
 
@@ -118,47 +142,53 @@ class Estimate:
     proposal_calls: int
     prompt_tokens: int
     completion_tokens: int  # at most: every answer at the model's max_tokens
-    cost: float | None  # None: litellm has no price for the model (local and unmapped models)
+    cost: float | None  # None: litellm has no price for a model (local and unmapped models)
+    judge_calls: int = 0  # one per answer scored and judged reward, inside `calls` and the tokens and cost
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def estimate(
-    plan: Plan,
-    spec: TaskSpec,
-    typical_call: list[dict[str, str]],
-    proposal_call: list[dict[str, str]],
-    proposal_tokens: int,
-) -> Estimate:
-    """Tokens of a typical evaluation (the seed instructions with `k` shots and one input) and of a typical
-    proposal request, times the calls the plan expects; priced with litellm's map where the model has prices."""
-    import litellm
+@dataclass(frozen=True)
+class TypicalCall:
+    """One typical request of a kind (an answer, a proposal, a verdict), and how many the run will make."""
 
+    model: ModelConfig
+    messages: list[dict[str, str]]
+    completion_tokens: int  # its reply at most (the model's max_tokens, else a default)
+    count: int
+
+
+def estimate(plan: Plan, spec: TaskSpec, typical_call: list[dict[str, str]], proposal_call: list[dict[str, str]],
+             proposal_tokens: int, judge_calls: Sequence[TypicalCall] = ()) -> Estimate:
+    """Tokens of a typical evaluation (the seed instructions with `k` shots and one input), of a typical proposal
+    request and of each judge's verdict on a typical answer, times the calls the plan expects; priced with
+    litellm's map where the models have prices."""
     proposals = min(plan.proposals_per_step * plan.steps, plan.budget // 4)
     evaluations = plan.budget - proposals
-    per_call = litellm.token_counter(model=spec.model.name, messages=typical_call)
-    per_proposal = litellm.token_counter(model=spec.proposer.name, messages=proposal_call) if proposals else 0
-    answer_tokens = spec.model.max_tokens or 256
-    proposal_tokens = spec.proposer.max_tokens or proposal_tokens
+    calls = [TypicalCall(spec.model, typical_call, spec.model.max_tokens or 256, evaluations),
+             TypicalCall(spec.proposer, proposal_call, spec.proposer.max_tokens or proposal_tokens, proposals),
+             *(replace(judged, count=evaluations) for judged in judge_calls)]
+    prompt = completion = 0
     cost: float | None = 0.0
-    for model, prompt, completion in (
-        (spec.model.name, evaluations * per_call, evaluations * answer_tokens),
-        (spec.proposer.name, proposals * per_proposal, proposals * proposal_tokens),
-    ):
-        if not prompt:
-            continue
-        try:
-            cost = (cost or 0.0) + sum(litellm.cost_per_token(model=model, prompt_tokens=prompt, completion_tokens=completion))
-        except Exception:  # noqa: BLE001 - litellm raises various errors for models without a price
-            if not model.startswith("local/"):
-                cost = None
-                break
-    return Estimate(
-        calls=plan.budget,
-        evaluation_calls=evaluations,
-        proposal_calls=proposals,
-        prompt_tokens=evaluations * per_call + proposals * per_proposal,
-        completion_tokens=evaluations * answer_tokens + proposals * proposal_tokens,
-        cost=cost,
-    )
+    for call in calls:
+        tokens, price = _priced(call)
+        prompt, completion = prompt + tokens * call.count, completion + call.completion_tokens * call.count
+        cost = None if cost is None or price is None else cost + price
+    judged = evaluations * len(judge_calls)
+    return Estimate(calls=evaluations + proposals + judged, evaluation_calls=evaluations, proposal_calls=proposals,
+                    prompt_tokens=prompt, completion_tokens=completion, cost=cost, judge_calls=judged)
+
+
+def _priced(call: TypicalCall) -> tuple[int, float | None]:
+    """(prompt tokens of one such call, the price of all of them; None: a hosted model litellm has no price for)."""
+    import litellm
+
+    if not call.count:
+        return 0, 0.0
+    tokens = litellm.token_counter(model=call.model.name, messages=call.messages)
+    try:
+        return tokens, sum(litellm.cost_per_token(model=call.model.name, prompt_tokens=tokens * call.count,
+                                                  completion_tokens=call.completion_tokens * call.count))
+    except Exception:  # noqa: BLE001 - litellm raises various errors for models without a price
+        return tokens, 0.0 if call.model.name.startswith("local/") else None

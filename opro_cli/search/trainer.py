@@ -23,12 +23,13 @@ from ..progress import Progress
 from ..scoring.answers import AnswerFormat
 from ..scoring.prompt import Prompt, Shot, render_messages
 from ..scoring.runner import TaskRunner
-from ..spec import TaskSpec
+from ..scoring.judge import DEFAULT_JUDGE_TOKENS
+from ..spec import TaskSpec, judge_rewards
 from . import checkpoint
 from .candidates import proposals_exhausted
 from .context import SearchContext
 from .meta_prompt import meta_prompt, scoring_line
-from .plan import Estimate, Plan, estimate
+from .plan import Estimate, Plan, TypicalCall, estimate
 from .racing import paired
 from .split import Split
 from .state import OptimizerState, final_choice, initial_state
@@ -122,7 +123,12 @@ class Trainer:
         failures = [labelled(e) for e in train[: self.spec.failures_shown]]  # about their size: inputs, expected
         proposal = meta_prompt([seed], self.spec.description, self.spec.prompt.input, exemplars, settings.meta_prompt,
                                scoring_line(self.spec), failures)
-        return estimate(self.plan, self.spec, call, proposal, DEFAULT_PROPOSAL_TOKENS)
+        example = train[-1]
+        expected = self.runner.fmt.expected_text(example.expected)  # a typical answer is about its size
+        verdicts = [self.runner.judge.request(reward, example.inputs, expected, expected)
+                    for reward in judge_rewards(self.spec.reward)]
+        judged = [TypicalCall(v.model, v.messages, v.model.max_tokens or DEFAULT_JUDGE_TOKENS, 0) for v in verdicts]
+        return estimate(self.plan, self.spec, call, proposal, DEFAULT_PROPOSAL_TOKENS, judged)
 
     def best_so_far(self) -> OptimizerState | None:
         """The state to write when a run stops early: as of the last answer, None if nothing was scored yet."""
