@@ -74,7 +74,7 @@ def test_the_editable_install_prints_no_warning_of_the_build_backend(tmp_path):
     pth = [path.read_text() for path in target.glob("*.pth")]
     assert [line.strip() for line in "".join(pth).splitlines()] == [str(ROOT)]  # the checkout on sys.path
     (dist_info,) = target.glob("opro_cli-*.dist-info")
-    assert "opro=opro_cli.cli:app" in (dist_info / "entry_points.txt").read_text().replace(" ", "")
+    assert "opro=opro_cli.cli:main" in (dist_info / "entry_points.txt").read_text().replace(" ", "")
 
 
 def test_pip_install_dot_builds_a_wheel_of_the_whole_package(tmp_path):
@@ -86,4 +86,4 @@ def test_pip_install_dot_builds_a_wheel_of_the_whole_package(tmp_path):
     sources = {path.relative_to(ROOT).as_posix() for path in (ROOT / "opro_cli").rglob("*.py")}
     assert sources <= names and not any(name.startswith(("tests/", "benchmarks/")) for name in names)
     entry_points = next(name for name in names if name.endswith(".dist-info/entry_points.txt"))
-    assert "opro=opro_cli.cli:app" in zipfile.ZipFile(wheel).read(entry_points).decode().replace(" ", "")
+    assert "opro=opro_cli.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode().replace(" ", "")
