@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -46,27 +47,25 @@ def _with_reward_functions(raw: Any, path: Path) -> Any:
     """`reward.function` (and each `reward.fields.NAME.function`) of type python, resolved against the spec's
     folder and loaded now: a file that does not import, a missing function or a wrong signature is an error
     naming the spec's line. Other shapes are left to validation; the YAML read is not changed in place."""
-    reward = raw.get("reward") if isinstance(raw, dict) else None
-    if not isinstance(reward, dict):
-        return raw
-    reward = _with_function(reward, ("reward",), path)
-    fields = reward.get("fields")
-    if isinstance(fields, dict):
-        reward["fields"] = {name: _with_function(sub, ("reward", "fields", name), path) if isinstance(sub, dict)
-                            else sub for name, sub in fields.items()}
-    return {**raw, "reward": reward}
+    return _each_reward(raw, _with_function, path)
 
 
 def _with_judge_texts(raw: Any, path: Path) -> Any:
     """Each `judge` reward's `rubric` and `prompt` given as a file (one line, no placeholder, a file suffix) replaced
     by the file's text, relative to the spec; a missing file is an error naming the spec's line."""
+    return _each_reward(raw, _judge_texts, path)
+
+
+def _each_reward(raw: Any, change: Callable[[dict[str, Any], tuple[str, ...], Path], dict[str, Any]], path: Path) -> Any:
+    """The YAML read with `change(reward, its location, path)` applied to `reward` and to each of its `fields`
+    that is a mapping; other shapes are left to validation, and `raw` is not changed in place."""
     reward = raw.get("reward") if isinstance(raw, dict) else None
     if not isinstance(reward, dict):
         return raw
-    reward = _judge_texts(reward, ("reward",), path)
+    reward = change(reward, ("reward",), path)
     fields = reward.get("fields")
     if isinstance(fields, dict):
-        reward["fields"] = {name: _judge_texts(sub, ("reward", "fields", name), path) if isinstance(sub, dict)
+        reward["fields"] = {name: change(sub, ("reward", "fields", name), path) if isinstance(sub, dict)
                             else sub for name, sub in fields.items()}
     return {**raw, "reward": reward}
 

@@ -15,16 +15,25 @@ REQUIRED_PLACEHOLDER = "scored_instructions"
 
 def template_problem(template: str) -> str | None:
     """Why a meta-prompt template cannot be used (bad braces, unknown or missing placeholder), or None."""
+    return placeholder_problem(template, PLACEHOLDERS, REQUIRED_PLACEHOLDER, "the template")
+
+
+def placeholder_problem(template: str, known_names: tuple[str, ...], required: str, what: str,
+                        names_out: list[str] | None = None) -> str | None:
+    """Why a `str.format` template cannot be filled (bad braces, a placeholder not in `known_names`, `required`
+    missing), or None; `names_out` receives the placeholders it uses."""
     try:
-        names = [name for _, name, spec, conv in string.Formatter().parse(template) if name is not None]
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
     except ValueError as exc:
         return f"bad template: {exc} (write literal braces as {{{{ and }}}})"
-    known = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
+    if names_out is not None:
+        names_out.extend(names)
+    known = ", ".join("{" + name + "}" for name in known_names)
     for name in names:
-        if name not in PLACEHOLDERS:
+        if name not in known_names:
             return f"unknown placeholder {{{name}}} (known: {known}; write literal braces as {{{{ and }}}})"
-    if REQUIRED_PLACEHOLDER not in names:
-        return f"the template must contain {{{REQUIRED_PLACEHOLDER}}} (known placeholders: {known})"
+    if required not in names:
+        return f"{what} must contain {{{required}}} (known placeholders: {known})"
     return None
 
 

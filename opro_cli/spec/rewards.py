@@ -7,11 +7,11 @@ The scoring itself lives in `opro_cli.scoring.rewards`.
 from __future__ import annotations
 
 import re
-import string
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from .meta_template import placeholder_problem
 from .model import ModelConfig
 from .strict import StrictModel
 
@@ -97,24 +97,17 @@ class PythonReward(StrictModel):
         return function
 
 
+R = TypeVar("R")
 JUDGE_PLACEHOLDERS = ("rubric", "input", "answer", "expected")
 
 
 def judge_prompt_problem(template: str, reference: bool) -> str | None:
     """Why a judge prompt template cannot be used (bad braces, unknown placeholder, no {answer}), or None."""
-    try:
-        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
-    except ValueError as exc:
-        return f"bad template: {exc} (write literal braces as {{{{ and }}}})"
-    known = ", ".join("{" + name + "}" for name in JUDGE_PLACEHOLDERS)
-    for name in names:
-        if name not in JUDGE_PLACEHOLDERS:
-            return f"unknown placeholder {{{name}}} (known: {known}; write literal braces as {{{{ and }}}})"
-    if "answer" not in names:
-        return f"the judge prompt must contain {{answer}} (known placeholders: {known})"
-    if "expected" in names and not reference:
+    names: list[str] = []
+    problem = placeholder_problem(template, JUDGE_PLACEHOLDERS, "answer", "the judge prompt", names)
+    if problem is None and "expected" in names and not reference:
         return "{expected} shows the judge the expected value: set reference: true"
-    return None
+    return problem
 
 
 class JudgeReward(StrictModel):
@@ -189,17 +182,17 @@ GRADED_TYPES = frozenset({"f1", "fields", "python", "judge"})
 
 def python_functions(reward: object) -> list[PythonReward]:
     """Every `python` reward of a spec's reward (at the top, or for a field)."""
-    if isinstance(reward, PythonReward):
-        return [reward]
-    if isinstance(reward, FieldsReward):
-        return [r for r in reward.fields.values() if isinstance(r, PythonReward)]
-    return []
+    return _rewards_of_type(reward, PythonReward)
 
 
 def judge_rewards(reward: object) -> list[JudgeReward]:
     """Every `judge` reward of a spec's reward (at the top, or for a field)."""
-    if isinstance(reward, JudgeReward):
+    return _rewards_of_type(reward, JudgeReward)
+
+
+def _rewards_of_type(reward: object, kind: type[R]) -> list[R]:
+    if isinstance(reward, kind):
         return [reward]
     if isinstance(reward, FieldsReward):
-        return [r for r in reward.fields.values() if isinstance(r, JudgeReward)]
+        return [r for r in reward.fields.values() if isinstance(r, kind)]
     return []
